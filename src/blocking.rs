@@ -102,7 +102,10 @@ impl<'a> BlockingDriver<'a> {
             return;
         };
         let idle = self.cx.limits().idle_timeout;
-        if let Err(e) = stream.set_read_timeout(idle).and_then(|()| stream.set_write_timeout(idle)) {
+        if let Err(e) = stream
+            .set_read_timeout(idle)
+            .and_then(|()| stream.set_write_timeout(idle))
+        {
             log::warn!("{peer}: cannot set socket timeouts: {e}");
         }
         let mut conn = self.cx.new_conn(service.new_handler(peer), peer);
@@ -162,7 +165,10 @@ impl<'a> BlockingDriver<'a> {
         while !open.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                log::warn!("grace period over: closing {} connection(s) still sending", open.len());
+                log::warn!(
+                    "grace period over: closing {} connection(s) still sending",
+                    open.len()
+                );
                 drop(open);
                 self.shutdown_all(Shutdown::Both);
                 return;
@@ -188,7 +194,10 @@ impl<'a> BlockingDriver<'a> {
 }
 
 /// Sleeps until a client is waiting on `listener` or shutdown is requested.
-fn wait_for_client(listener: &TcpListener, shutdown: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+fn wait_for_client(
+    listener: &TcpListener,
+    shutdown: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
     let mut fds = [
         PollFd::new(listener, PollFlags::IN),
         PollFd::new(&shutdown, PollFlags::IN),
@@ -200,5 +209,8 @@ fn wait_for_client(listener: &TcpListener, shutdown: std::os::fd::BorrowedFd<'_>
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

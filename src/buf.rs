@@ -44,7 +44,10 @@ impl<'a> Input<'a> {
     /// # Panics
     /// If `n` is more than [`Input::bytes`] holds.
     pub fn consume(&mut self, n: usize) {
-        assert!(n <= self.bytes.len() - self.consumed, "consumed past the end of the input");
+        assert!(
+            n <= self.bytes.len() - self.consumed,
+            "consumed past the end of the input"
+        );
         self.consumed += n;
     }
 
@@ -77,8 +80,15 @@ pub struct Output {
 
 #[derive(Debug)]
 enum Segment {
-    Bytes { buf: Vec<u8>, sent: usize },
-    File { file: File, offset: u64, remaining: u64 },
+    Bytes {
+        buf: Vec<u8>,
+        sent: usize,
+    },
+    File {
+        file: File,
+        offset: u64,
+        remaining: u64,
+    },
 }
 
 impl Output {

@@ -106,7 +106,11 @@ impl<H: Handler> Conn<H> {
             self.call_with_pending(false);
         }
         if self.pending.len() > self.max_input {
-            log::debug!("{}: {} bytes without a complete message; closing", self.peer, self.pending.len());
+            log::debug!(
+                "{}: {} bytes without a complete message; closing",
+                self.peer,
+                self.pending.len()
+            );
             self.pending = Vec::new();
             self.closing = true;
         }
@@ -145,7 +149,10 @@ impl<H: Handler> Conn<H> {
             self.call_with_pending(self.read_closed);
             let stalled = self.output.is_empty() && self.pending.len() == before;
             if stalled && self.output.resume_requested() {
-                log::warn!("{}: handler asked to resume but wrote nothing; closing", self.peer);
+                log::warn!(
+                    "{}: handler asked to resume but wrote nothing; closing",
+                    self.peer
+                );
                 self.closing = true;
             }
         }
@@ -220,7 +227,10 @@ impl<H: Handler> Conn<H> {
             }
             Err(_) => {
                 // The panic message was already printed by the panic hook.
-                log::error!("{}: handler panicked; closing this connection only", self.peer);
+                log::error!(
+                    "{}: handler panicked; closing this connection only",
+                    self.peer
+                );
                 self.broken = true;
             }
         }

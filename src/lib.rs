@@ -51,3 +51,8 @@ pub use server::{BindOptions, Server, bind_listener};
 pub use stop::ShutdownHandle;
 pub use strategy::{ServeContext, Strategy};
 pub use transport::Transport;
+
+/// The README's code, compiled as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

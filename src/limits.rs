@@ -65,7 +65,9 @@ impl ConnLimiter {
     /// Takes a place, or `None` at the limit.
     pub fn try_acquire(&self) -> Option<Permit> {
         self.open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
             .ok()
             .map(|_| Permit {
                 open: Arc::clone(&self.open),

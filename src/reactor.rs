@@ -64,7 +64,12 @@ pub trait Poller {
     /// Starts watching `fd` under `token`.
     fn register(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()>;
     /// Changes what `fd` is watched for.
-    fn reregister(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()>;
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: usize,
+        interest: Interest,
+    ) -> io::Result<()>;
     /// Stops watching `fd`.
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
     /// Waits for readiness, at most `timeout` (`None`: no limit), replacing
@@ -178,7 +183,10 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
                     return Ok(());
                 }
                 if now >= deadline {
-                    log::warn!("grace period over: closing {} connection(s)", self.conns.len());
+                    log::warn!(
+                        "grace period over: closing {} connection(s)",
+                        self.conns.len()
+                    );
                     return Ok(());
                 }
             }
@@ -358,10 +366,14 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
         if !self.carry_over.is_empty() {
             return Some(Duration::ZERO);
         }
-        let wake_at = [Some(self.next_sweep), self.accept_retry, self.grace_deadline]
-            .into_iter()
-            .flatten()
-            .min()?;
+        let wake_at = [
+            Some(self.next_sweep),
+            self.accept_retry,
+            self.grace_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         Some(wake_at.saturating_duration_since(Instant::now()))
     }
 }

@@ -55,7 +55,9 @@ pub fn bind_listener(addr: SocketAddr, options: &BindOptions) -> Result<TcpListe
     socket.bind(&addr.into()).map_err(bind_error)?;
     // The kernel caps the backlog at somaxconn, so "as large as possible" is
     // simply the largest int.
-    socket.listen(options.backlog.unwrap_or(i32::MAX)).map_err(bind_error)?;
+    socket
+        .listen(options.backlog.unwrap_or(i32::MAX))
+        .map_err(bind_error)?;
     Ok(socket.into())
 }
 

@@ -84,7 +84,10 @@ impl ShutdownHandle {
         for &signal in signals {
             // The flag is registered first, so it is already set when a loop
             // woken by the pipe byte looks at it.
-            ids.push(signal_hook::flag::register(signal, Arc::clone(&self.inner.requested))?);
+            ids.push(signal_hook::flag::register(
+                signal,
+                Arc::clone(&self.inner.requested),
+            )?);
             let write = self.inner.write.try_clone()?;
             ids.push(signal_hook::low_level::pipe::register_raw(signal, write)?);
         }

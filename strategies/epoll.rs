@@ -17,8 +17,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::Timespec;
+use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 
 /// Longer waits are cut to this; the reactor simply waits again.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
@@ -38,7 +38,12 @@ impl Strategy for Epoll {
         "epoll"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let poller = EpollPoller::new(self.edge_triggered)?;
         Reactor::new(poller, &listener, &*service, cx).run()
     }
@@ -78,11 +83,26 @@ impl EpollPoller {
 
 impl Poller for EpollPoller {
     fn register(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()> {
-        Ok(epoll::add(&self.epoll, fd, EventData::new_u64(token as u64), self.flags(interest))?)
+        Ok(epoll::add(
+            &self.epoll,
+            fd,
+            EventData::new_u64(token as u64),
+            self.flags(interest),
+        )?)
     }
 
-    fn reregister(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()> {
-        Ok(epoll::modify(&self.epoll, fd, EventData::new_u64(token as u64), self.flags(interest))?)
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        Ok(epoll::modify(
+            &self.epoll,
+            fd,
+            EventData::new_u64(token as u64),
+            self.flags(interest),
+        )?)
     }
 
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -92,7 +112,11 @@ impl Poller for EpollPoller {
     fn wait(&mut self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = timeout.and_then(|t| Timespec::try_from(t.min(MAX_WAIT)).ok());
         self.ready.clear();
-        epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut self.ready), timeout.as_ref())?;
+        epoll::wait(
+            &self.epoll,
+            rustix::buffer::spare_capacity(&mut self.ready),
+            timeout.as_ref(),
+        )?;
         events.clear();
         events.extend(self.ready.iter().map(|ready| {
             let flags = ready.flags;

@@ -23,7 +23,12 @@ impl Strategy for Iterative {
         "iterative"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let driver = BlockingDriver::new(cx);
         driver.accept_loop(&listener, |incoming| driver.drive(incoming, &*service))
     }

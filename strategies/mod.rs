@@ -70,13 +70,20 @@ impl StrategyKind {
             StrategyKind::Iterative => "one connection at a time, blocking IO (the loop server)",
             StrategyKind::Thread => "a thread per connection, blocking IO (ThreadingMixIn)",
             StrategyKind::Pool => "fixed worker threads fed by a bounded queue (--workers)",
-            StrategyKind::Epoll => "one thread, non-blocking sockets, epoll (--edge for edge-triggered)",
+            StrategyKind::Epoll => {
+                "one thread, non-blocking sockets, epoll (--edge for edge-triggered)"
+            }
         }
     }
 
     /// Serves `service` on `server` with this strategy: the one place that maps
     /// a name to a concrete strategy type.
-    pub fn serve<S: Service>(self, server: Server, service: S, options: &StrategyOptions) -> Result<(), Error> {
+    pub fn serve<S: Service>(
+        self,
+        server: Server,
+        service: S,
+        options: &StrategyOptions,
+    ) -> Result<(), Error> {
         match self {
             StrategyKind::Iterative => server.serve(&Iterative, service),
             StrategyKind::Thread => server.serve(&Thread, service),

@@ -48,7 +48,12 @@ impl Strategy for Pool {
         "pool"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let workers = self.workers.max(1);
         // A short queue: a connection waiting here is already accepted but not
         // served, so a long queue only hides overload from the client.

@@ -30,7 +30,12 @@ impl Strategy for Thread {
         "thread"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let driver = BlockingDriver::new(cx);
         // Scoped threads: leaving the scope joins every connection thread, so
         // `serve` cannot return while one is still running.

@@ -1,5 +1,5 @@
 //! From request target to file: percent-decoding, confinement to the root,
-//! opening, content types and byte ranges.
+//! opening, and content types.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
@@ -162,9 +162,9 @@ pub fn open_file(path: &Path) -> Result<(File, Metadata), Status> {
 /// The status to answer with when the file system refuses.
 pub fn status_for(error: &io::Error) -> Status {
     match error.kind() {
-        io::ErrorKind::NotFound
-        | io::ErrorKind::NotADirectory
-        | io::ErrorKind::InvalidFilename => Status::NotFound,
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
+            Status::NotFound
+        }
         io::ErrorKind::PermissionDenied => Status::Forbidden,
         // ELOOP: a symlink cycle is as unservable as a symlink out of the root.
         _ if error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
@@ -184,73 +184,6 @@ pub fn content_type(path: &Path) -> String {
     }
 }
 
-/// What a `Range` header asks of a file of a given length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Range {
-    /// No usable range (absent, malformed, or several): send the whole file.
-    Whole,
-    /// Send bytes `start..=end`.
-    Part {
-        /// First byte.
-        start: u64,
-        /// Last byte, included.
-        end: u64,
-    },
-    /// A valid range that starts past the end: 416.
-    Unsatisfiable,
-}
-
-/// Interprets a `Range` header value for a file of `len` bytes. Only a single
-/// `bytes=` range is honoured; anything else means the whole file.
-pub fn parse_range(value: &str, len: u64) -> Range {
-    let Some((unit, spec)) = value.trim().split_once('=') else {
-        return Range::Whole;
-    };
-    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
-        return Range::Whole;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return Range::Whole;
-    };
-    let number = |s: &str| super::request::parse_decimal(s.trim().as_bytes());
-    match (first.trim().is_empty(), last.trim().is_empty()) {
-        // bytes=-n: the last n bytes.
-        (true, false) => match number(last) {
-            Some(0) => Range::Unsatisfiable,
-            Some(_) if len == 0 => Range::Unsatisfiable,
-            Some(n) => Range::Part {
-                start: len.saturating_sub(n),
-                end: len - 1,
-            },
-            None => Range::Whole,
-        },
-        // bytes=a-
-        (false, true) => match number(first) {
-            Some(start) if start >= len => Range::Unsatisfiable,
-            Some(start) => Range::Part {
-                start,
-                end: len - 1,
-            },
-            None => Range::Whole,
-        },
-        // bytes=a-b
-        (false, false) => match (number(first), number(last)) {
-            (Some(start), Some(end)) if start <= end => {
-                if start >= len {
-                    Range::Unsatisfiable
-                } else {
-                    Range::Part {
-                        start,
-                        end: end.min(len - 1),
-                    }
-                }
-            }
-            _ => Range::Whole,
-        },
-        (true, true) => Range::Whole,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,10 +200,16 @@ mod tests {
     #[test]
     fn decodes_targets() {
         assert_eq!(segments("/"), Ok(vec![]));
-        assert_eq!(segments("/a%20b/./c//d?x=1#f"), Ok(vec!["a b".into(), "c".into(), "d".into()]));
+        assert_eq!(
+            segments("/a%20b/./c//d?x=1#f"),
+            Ok(vec!["a b".into(), "c".into(), "d".into()])
+        );
         assert_eq!(segments("http://host:80/x?q"), Ok(vec!["x".into()]));
         assert_eq!(segments("HTTPS://host"), Ok(vec![]));
-        assert_eq!(segments("//etc/passwd"), Ok(vec!["etc".into(), "passwd".into()]));
+        assert_eq!(
+            segments("//etc/passwd"),
+            Ok(vec!["etc".into(), "passwd".into()])
+        );
         let target = Target::parse("http://h/d?q=1").unwrap();
         assert_eq!((target.path, target.query), ("/d", Some("q=1")));
     }
@@ -281,7 +220,14 @@ mod tests {
         assert_eq!(segments("a/b").unwrap_err(), Status::BadRequest);
         assert_eq!(segments("http:///x").unwrap_err(), Status::BadRequest);
         assert_eq!(segments("/a%00b").unwrap_err(), Status::BadRequest);
-        for bad in ["/..", "/../x", "/%2e%2e/x", "/a/%2E%2e/b", "/a/..%2fb", "/a/.%2E"] {
+        for bad in [
+            "/..",
+            "/../x",
+            "/%2e%2e/x",
+            "/a/%2E%2e/b",
+            "/a/..%2fb",
+            "/a/.%2E",
+        ] {
             assert_eq!(segments(bad).unwrap_err(), Status::Forbidden, "{bad}");
         }
     }
@@ -290,34 +236,27 @@ mod tests {
     fn redirect_location_stays_on_this_host() {
         let target = Target::parse("//evil.example/dir?x").unwrap();
         assert_eq!(target.with_trailing_slash(), "/evil.example/dir/?x");
-        assert_eq!(Target::parse("/a/b").unwrap().with_trailing_slash(), "/a/b/");
-    }
-
-    #[test]
-    fn ranges() {
-        use Range::*;
-        assert_eq!(parse_range("bytes=0-9", 100), Part { start: 0, end: 9 });
-        assert_eq!(parse_range("bytes=90-200", 100), Part { start: 90, end: 99 });
-        assert_eq!(parse_range("bytes=10-", 100), Part { start: 10, end: 99 });
-        assert_eq!(parse_range("bytes=-10", 100), Part { start: 90, end: 99 });
-        assert_eq!(parse_range("bytes=-1000", 100), Part { start: 0, end: 99 });
-        assert_eq!(parse_range(" Bytes = 1 - 2 ", 100), Part { start: 1, end: 2 });
-        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-0", 0), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
-        for ignored in ["bytes=0-1,5-6", "bytes=5-1", "bytes=a-b", "items=0-1", "bytes=-", "bytes", "bytes=1"] {
-            assert_eq!(parse_range(ignored, 100), Whole, "{ignored}");
-        }
+        assert_eq!(
+            Target::parse("/a/b").unwrap().with_trailing_slash(),
+            "/a/b/"
+        );
     }
 
     #[test]
     fn content_types() {
-        assert_eq!(content_type(Path::new("a.txt")), "text/plain; charset=utf-8");
-        assert_eq!(content_type(Path::new("a.HTML")), "text/html; charset=utf-8");
+        assert_eq!(
+            content_type(Path::new("a.txt")),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            content_type(Path::new("a.HTML")),
+            "text/html; charset=utf-8"
+        );
         assert_eq!(content_type(Path::new("a.png")), "image/png");
-        assert_eq!(content_type(Path::new("a.zzz-unknown")), "application/octet-stream");
+        assert_eq!(
+            content_type(Path::new("a.zzz-unknown")),
+            "application/octet-stream"
+        );
         assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
     }
 }

@@ -14,6 +14,7 @@
 
 mod files;
 mod listing;
+mod range;
 mod request;
 mod response;
 mod serve;
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use request::Parse;
+use response::Persist;
 
 use crate::{Cx, Flow, Handler, ProtocolError, Service};
 
@@ -105,7 +107,7 @@ impl Handler for HttpHandler {
             match request::parse(bytes) {
                 Parse::Partial => break,
                 Parse::Invalid(status) => {
-                    response::send_error(cx.output, status, false, None);
+                    response::send_error(cx.output, status, false, None, Persist::Close);
                     return Ok(Flow::Close);
                 }
                 Parse::Complete(req) => {
@@ -125,4 +127,3 @@ impl Handler for HttpHandler {
         })
     }
 }
-

@@ -91,7 +91,9 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
             };
         }
         Err(httparse::Error::TooManyHeaders) => return Parse::Invalid(Status::HeadersTooLarge),
-        Err(httparse::Error::Version) => return Parse::Invalid(Status::VersionNotSupported),
+        Err(httparse::Error::Version) if names_a_version(&buf[start..]) => {
+            return Parse::Invalid(Status::VersionNotSupported);
+        }
         Err(_) => return Parse::Invalid(Status::BadRequest),
     };
     if let Some(end) = line_end
@@ -162,6 +164,20 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
     })
 }
 
+/// Whether the third field of the request line starts like a real HTTP
+/// version (`HTTP/2.0`, `HTTP/3`): one we do not speak, rather than garbage
+/// such as `NOT AN HTTP REQUEST`, which is a plain 400.
+fn names_a_version(line: &[u8]) -> bool {
+    let end = line
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(line.len());
+    line[..end]
+        .split(|&b| b == b' ')
+        .nth(2)
+        .is_some_and(|v| v.len() > 5 && v.starts_with(b"HTTP/") && v[5].is_ascii_digit())
+}
+
 /// Parses a non-empty string of ASCII digits; `None` on anything else or on
 /// overflow.
 pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
@@ -210,7 +226,10 @@ mod tests {
     fn connection_persistence() {
         let persist = |bytes: &[u8]| complete(bytes).persist;
         assert_eq!(persist(b"GET / HTTP/1.1\r\n\r\n"), Persist::KeepAlive);
-        assert_eq!(persist(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"), Persist::Close);
+        assert_eq!(
+            persist(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"),
+            Persist::Close
+        );
         assert_eq!(persist(b"GET / HTTP/1.0\r\n\r\n"), Persist::Close);
         assert_eq!(
             persist(b"GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n"),
@@ -229,17 +248,56 @@ mod tests {
 
     #[test]
     fn framing_errors() {
-        assert_eq!(invalid(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Status::BadRequest);
-        assert_eq!(invalid(b"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n"), Status::BadRequest);
+        assert_eq!(
+            invalid(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Status::BadRequest
+        );
+        assert_eq!(
+            invalid(b"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n"),
+            Status::BadRequest
+        );
         assert_eq!(
             invalid(b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
             Status::BadRequest
         );
-        assert_eq!(complete(b"GET / HTTP/1.1\r\nContent-Length: 7\r\n\r\n").body_len, 7);
-        assert_eq!(invalid(b"GET / HTTP/2.0\r\n\r\n"), Status::VersionNotSupported);
-        assert_eq!(invalid(b"GET / HTTP/3\r\n\r\n"), Status::VersionNotSupported);
+        assert_eq!(
+            complete(b"GET / HTTP/1.1\r\nContent-Length: 7\r\n\r\n").body_len,
+            7
+        );
+        assert_eq!(
+            invalid(b"GET / HTTP/2.0\r\n\r\n"),
+            Status::VersionNotSupported
+        );
+        assert_eq!(
+            invalid(b"GET / HTTP/3\r\n\r\n"),
+            Status::VersionNotSupported
+        );
         assert_eq!(invalid(b"GET  / HTTP/1.1\r\n\r\n"), Status::BadRequest);
-        assert_eq!(invalid(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), Status::BadRequest);
+        assert_eq!(
+            invalid(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"),
+            Status::BadRequest
+        );
+    }
+
+    #[test]
+    fn errors_do_not_depend_on_where_the_input_was_cut() {
+        let cases: [&[u8]; 5] = [
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"NOT AN HTTP REQUEST\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET /\x01 HTTP/1.1\r\n\r\n",
+        ];
+        for bytes in cases {
+            let status = invalid(bytes);
+            for k in 0..bytes.len() {
+                match parse(&bytes[..k]) {
+                    Parse::Partial => {}
+                    Parse::Invalid(s) => assert_eq!(s, status, "{bytes:?} cut at {k}"),
+                    Parse::Complete(_) => panic!("{bytes:?} complete at {k}"),
+                }
+            }
+        }
     }
 
     #[test]

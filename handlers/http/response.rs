@@ -106,7 +106,11 @@ impl Head {
         let mut head = Head {
             buf: Vec::with_capacity(256),
         };
-        head.push(format_args!("HTTP/1.1 {} {}\r\n", status.code(), status.reason()));
+        head.push(format_args!(
+            "HTTP/1.1 {} {}\r\n",
+            status.code(),
+            status.reason()
+        ));
         head.header("Server", "srvkit");
         head.header("Date", httpdate::fmt_http_date(SystemTime::now()));
         head
@@ -171,6 +175,7 @@ pub fn send_error(
     status: Status,
     head_only: bool,
     extra: Option<(&str, &str)>,
+    persist: Persist,
 ) {
     let mut head = Head::new(status);
     if let Some((name, value)) = extra {
@@ -178,7 +183,7 @@ pub fn send_error(
     }
     let title = format!("{} {}", status.code(), status.reason());
     let body = page(&title, &format!("<h1>{title}</h1>\n"));
-    send_page(out, head, HTML, body.as_bytes(), head_only, Persist::Close);
+    send_page(out, head, HTML, body.as_bytes(), head_only, persist);
 }
 
 /// Queues a 301 to `location`, which must already be a valid URL path.
@@ -239,9 +244,21 @@ mod tests {
     #[test]
     fn error_page_announces_its_length_even_for_head() {
         let mut out = Output::new(1 << 16);
-        send_error(&mut out, Status::MethodNotAllowed, false, Some(("Allow", "GET, HEAD")));
+        send_error(
+            &mut out,
+            Status::MethodNotAllowed,
+            false,
+            Some(("Allow", "GET, HEAD")),
+            Persist::Close,
+        );
         let full = String::from_utf8(out.take_all().unwrap()).unwrap();
-        send_error(&mut out, Status::MethodNotAllowed, true, Some(("Allow", "GET, HEAD")));
+        send_error(
+            &mut out,
+            Status::MethodNotAllowed,
+            true,
+            Some(("Allow", "GET, HEAD")),
+            Persist::Close,
+        );
         let head = String::from_utf8(out.take_all().unwrap()).unwrap();
         let (full_head, body) = full.split_once("\r\n\r\n").unwrap();
         assert!(full_head.contains("\r\nAllow: GET, HEAD\r\n"));

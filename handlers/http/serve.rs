@@ -7,25 +7,38 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use httpdate::{fmt_http_date, parse_http_date};
 
-use super::files::{self, Range, Target};
+use super::files::{self, Target};
 use super::listing;
+use super::range::{self, Range};
 use super::request::Request;
 use super::response::{HTML, Head, Persist, Status, send_error, send_page, send_redirect};
 use crate::Output;
 
 /// Writes the response to `req` into `out`; returns what becomes of the
-/// connection. Every error response closes it.
+/// connection. A missing or forbidden file keeps it open (browsers ask for
+/// `/favicon.ico` on the same connection); other methods close it, since
+/// their bodies are not read.
 pub fn serve(root: &Path, req: &Request<'_>, out: &mut Output) -> Persist {
     let head_only = req.is_head();
     if req.method != "GET" && !head_only {
-        send_error(out, Status::MethodNotAllowed, false, Some(("Allow", "GET, HEAD")));
+        send_error(
+            out,
+            Status::MethodNotAllowed,
+            false,
+            Some(("Allow", "GET, HEAD")),
+            Persist::Close,
+        );
         return Persist::Close;
     }
     match serve_target(root, req, out) {
         Ok(persist) => persist,
         Err(status) => {
-            send_error(out, status, head_only, None);
-            Persist::Close
+            let persist = match status {
+                Status::NotFound | Status::Forbidden => req.persist,
+                _ => Persist::Close,
+            };
+            send_error(out, status, head_only, None, persist);
+            persist
         }
     }
 }
@@ -34,6 +47,10 @@ fn serve_target(root: &Path, req: &Request<'_>, out: &mut Output) -> Result<Pers
     let target = Target::parse(req.target)?;
     let found = files::resolve(root, &target.segments)?;
     if found.meta.is_file() {
+        // As for `open("file/")`, a slash after a file name finds nothing.
+        if target.has_trailing_slash() {
+            return Err(Status::NotFound);
+        }
         // The type comes from the name in the URL, not from where a symlink
         // leads.
         let name = target.segments.last().map_or(&[][..], |s| &s[..]);
@@ -41,7 +58,12 @@ fn serve_target(root: &Path, req: &Request<'_>, out: &mut Output) -> Result<Pers
     }
     if !target.has_trailing_slash() {
         // Relative links in the page only work from a URL ending in `/`.
-        send_redirect(out, &target.with_trailing_slash(), req.is_head(), req.persist);
+        send_redirect(
+            out,
+            &target.with_trailing_slash(),
+            req.is_head(),
+            req.persist,
+        );
         return Ok(req.persist);
     }
     let index = Path::new("index.html");
@@ -50,9 +72,16 @@ fn serve_target(root: &Path, req: &Request<'_>, out: &mut Output) -> Result<Pers
         Ok(_) | Err(Status::NotFound) => {}
         Err(status) => return Err(status),
     }
-    let html = listing::render(&found.path, &target.display_dir())
-        .map_err(|e| files::status_for(&e))?;
-    send_page(out, Head::new(Status::Ok), HTML, html.as_bytes(), req.is_head(), req.persist);
+    let html =
+        listing::render(&found.path, &target.display_dir()).map_err(|e| files::status_for(&e))?;
+    send_page(
+        out,
+        Head::new(Status::Ok),
+        HTML,
+        html.as_bytes(),
+        req.is_head(),
+        req.persist,
+    );
     Ok(req.persist)
 }
 
@@ -82,7 +111,7 @@ fn send_file(
     }
 
     let range = match req.range {
-        Some(value) if if_range_matches(req.if_range, modified) => files::parse_range(value, len),
+        Some(value) if if_range_matches(req.if_range, modified) => range::parse_range(value, len),
         _ => Range::Whole,
     };
     let (status, start, count) = match range {
@@ -95,8 +124,9 @@ fn send_file(
                 Status::RangeNotSatisfiable,
                 req.is_head(),
                 Some(("Content-Range", &content_range)),
+                req.persist,
             );
-            return Ok(Persist::Close);
+            return Ok(req.persist);
         }
     };
 

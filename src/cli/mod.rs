@@ -50,9 +50,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let line: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
         .collect();
-    eprintln!("srvkit: {} (see srvkit --help)", line.join("; ").trim_start_matches("error: "));
+    eprintln!(
+        "srvkit: {} (see srvkit --help)",
+        line.join("; ").trim_start_matches("error: ")
+    );
     ExitCode::from(2)
 }
 

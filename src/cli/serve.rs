@@ -67,7 +67,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     match srvkit::sys::raise_fd_limit() {
         Ok((before, after)) if before != after => {
-            log::info!("open-file limit raised from {} to {}", show(before), show(after));
+            log::info!(
+                "open-file limit raised from {} to {}",
+                show(before),
+                show(after)
+            );
         }
         Ok(_) => {}
         Err(e) => log::warn!("cannot raise the open-file limit: {e}"),

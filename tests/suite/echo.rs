@@ -18,7 +18,10 @@ pub fn one_mebibyte(spec: &Spec) {
     let server = ServerProcess::start(spec, "echo", &[]);
     let data = payload(1 << 20);
     let mut client = server.connect();
-    assert!(echo_round_trip(&mut client, &data) == data, "1 MiB echo differs");
+    assert!(
+        echo_round_trip(&mut client, &data) == data,
+        "1 MiB echo differs"
+    );
 }
 
 pub fn two_hundred_clients(spec: &Spec) {
@@ -33,8 +36,16 @@ pub fn two_hundred_clients(spec: &Spec) {
             })
         })
         .collect();
-    let ok = clients.into_iter().map(|c| c.join().unwrap()).filter(|&ok| ok).count();
-    assert_eq!(ok, 200, "[{}] every client gets its own bytes back", spec.name);
+    let ok = clients
+        .into_iter()
+        .map(|c| c.join().unwrap())
+        .filter(|&ok| ok)
+        .count();
+    assert_eq!(
+        ok, 200,
+        "[{}] every client gets its own bytes back",
+        spec.name
+    );
 }
 
 pub fn half_close_gets_pending_echo(spec: &Spec) {
@@ -53,11 +64,16 @@ pub fn reset_peers_do_not_hurt_others(spec: &Spec) {
         let mut rude = server.connect();
         rude.write_all(&payload(64 * 1024)).unwrap();
         // SO_LINGER 0: close sends RST instead of FIN.
-        socket2::SockRef::from(&rude).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&rude)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(rude);
         if spec.concurrent {
             let message = format!("round {round}");
-            assert_eq!(echo_round_trip(&mut steady, message.as_bytes()), message.as_bytes());
+            assert_eq!(
+                echo_round_trip(&mut steady, message.as_bytes()),
+                message.as_bytes()
+            );
         }
     }
     if !spec.concurrent {
@@ -67,6 +83,8 @@ pub fn reset_peers_do_not_hurt_others(spec: &Spec) {
     assert_eq!(echo_round_trip(&mut fresh, b"still here"), b"still here");
     assert!(server.is_running());
     let mut buf = [0; 1];
-    fresh.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     assert!(fresh.read(&mut buf).is_err(), "no stray bytes");
 }

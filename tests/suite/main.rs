@@ -11,12 +11,11 @@ mod library;
 mod limits;
 mod util;
 
-use util::Spec;
-
 macro_rules! conformance {
-    (strategies: [$($strategy:ident => $spec:expr,)*]; cases: $cases:tt) => {
+    (strategies: [$($strategy:ident => $spec:expr,)*]; cases: $cases:tt $(;)?) => {
         $(
             mod $strategy {
+                use crate::util::Spec;
                 const SPEC: crate::util::Spec = $spec;
                 conformance!(@cases $cases);
             }

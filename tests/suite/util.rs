@@ -50,7 +50,14 @@ impl ServerProcess {
     pub fn start(spec: &Spec, handler: &str, extra: &[&str]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_srvkit"));
         command
-            .args(["--strategy", spec.name, "--handler", handler, "--addr", "127.0.0.1:0"])
+            .args([
+                "--strategy",
+                spec.name,
+                "--handler",
+                handler,
+                "--addr",
+                "127.0.0.1:0",
+            ])
             .args(spec.args)
             .args(extra);
         Self::spawn(command, format!("{} {} {:?}", spec.name, handler, extra))
@@ -101,18 +108,8 @@ impl ServerProcess {
         proc_status_field(self.pid(), "VmRSS:")
     }
 
-    pub fn threads(&self) -> u64 {
-        proc_status_field(self.pid(), "Threads:")
-    }
-
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// Sends SIGTERM and waits (at most `limit`) for the process to exit.
-    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
-        signal(self.pid(), rustix::process::Signal::TERM);
-        self.wait(limit)
     }
 
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
@@ -156,8 +153,12 @@ fn proc_status_field(pid: u32, field: &str) -> u64 {
 /// server fails a test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    stream.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     stream.set_nodelay(true).unwrap();
     stream
 }
@@ -228,7 +229,11 @@ pub fn web_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::write(root.join("hello.txt"), "hello, world\n").unwrap();
-    std::fs::write(root.join("page.html"), "<!doctype html><title>t</title><p>page</p>").unwrap();
+    std::fs::write(
+        root.join("page.html"),
+        "<!doctype html><title>t</title><p>page</p>",
+    )
+    .unwrap();
     std::fs::create_dir(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/a b&c.txt"), "spaced").unwrap();
     std::fs::create_dir(root.join("site")).unwrap();
