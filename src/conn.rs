@@ -81,7 +81,6 @@ impl<H: Handler> Conn<H> {
                     return Ok(0);
                 }
                 Ok(n) => {
-                    self.last_active = Instant::now();
                     self.feed(&scratch[..n]);
                     return Ok(n);
                 }
@@ -93,6 +92,7 @@ impl<H: Handler> Conn<H> {
 
     /// Hands bytes that arrived to the handler.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.last_active = Instant::now();
         if self.read_closed || self.closing || self.broken {
             return;
         }
