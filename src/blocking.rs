@@ -10,15 +10,16 @@
 
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
 use slab::Slab;
 
 use crate::accept::{Accepted, Incoming};
 use crate::handler::Service;
 use crate::strategy::ServeContext;
+use crate::sys::wait_readable;
 
 /// How often an accept loop at the connection limit looks again.
 const LIMIT_RECHECK: Duration = Duration::from_millis(20);
@@ -78,7 +79,7 @@ impl<'a> BlockingDriver<'a> {
         while !shutdown.is_requested() {
             match acceptor.accept()? {
                 Accepted::Conn(incoming) => dispatch(incoming),
-                Accepted::WouldBlock => wait_for_client(listener, shutdown.fd())?,
+                Accepted::WouldBlock => wait_readable(&[listener.as_fd(), shutdown.fd()], None)?,
                 Accepted::AtLimit => {
                     shutdown.wait(Some(LIMIT_RECHECK));
                 }
@@ -190,21 +191,6 @@ impl<'a> BlockingDriver<'a> {
 
     fn lock(&self) -> MutexGuard<'_, Slab<Arc<TcpStream>>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Sleeps until a client is waiting on `listener` or shutdown is requested.
-fn wait_for_client(
-    listener: &TcpListener,
-    shutdown: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<()> {
-    let mut fds = [
-        PollFd::new(listener, PollFlags::IN),
-        PollFd::new(&shutdown, PollFlags::IN),
-    ];
-    match rustix::event::poll(&mut fds, None) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -30,6 +30,7 @@ mod conn;
 mod error;
 mod handler;
 mod limits;
+mod process;
 pub mod reactor;
 mod server;
 mod stop;

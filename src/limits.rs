@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Limits that hold under every strategy. They live in the core (in
-/// [`crate::Conn`], [`crate::Acceptor`] and the shared drivers), so a strategy
+/// [`crate::Conn`], [`crate::accept::Acceptor`] and the shared drivers), so a strategy
 /// gets them without writing them again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

@@ -35,11 +35,6 @@ impl Interest {
         read: true,
         write: false,
     };
-    /// Nothing: registered but silent (a paused listener).
-    pub const NONE: Interest = Interest {
-        read: false,
-        write: false,
-    };
     /// Readable and writable.
     pub const BOTH: Interest = Interest {
         read: true,
@@ -81,10 +76,18 @@ pub trait Poller {
     fn is_edge_triggered(&self) -> bool {
         false
     }
+    /// Told after each turn of the loop whether any bytes moved or any
+    /// connection was accepted. Only a poller that does not really wait (the
+    /// `nonblocking` strategy's) needs it, to back off while idle.
+    fn note_progress(&mut self, progressed: bool) {
+        let _ = progressed;
+    }
 }
 
-const LISTENER: usize = usize::MAX;
-const SHUTDOWN: usize = usize::MAX - 1;
+/// The token the reactor registers its listening socket under.
+pub const LISTENER: usize = usize::MAX;
+/// The token the reactor registers the shutdown fd under.
+pub const SHUTDOWN: usize = usize::MAX - 1;
 /// Connections accepted per wake-up before other work gets a turn.
 const ACCEPT_BATCH: usize = 256;
 /// Reads per connection per turn, so one fast sender cannot starve the rest.
@@ -105,6 +108,8 @@ struct Entry<H> {
 }
 
 /// The event loop: one thread, non-blocking sockets, a [`Poller`].
+///
+/// It deregisters every fd before closing it, so a poller may keep raw fds.
 pub struct Reactor<'a, S: Service, P: Poller> {
     poller: P,
     listener: &'a TcpListener,
@@ -118,9 +123,13 @@ pub struct Reactor<'a, S: Service, P: Poller> {
     scratch: Vec<u8>,
     /// While accepting is paused: when to try again.
     accept_retry: Option<Instant>,
+    /// The listener is deregistered while accepting is paused.
+    listener_paused: bool,
     /// Set once shutdown began: when the grace period ends.
     grace_deadline: Option<Instant>,
     next_sweep: Instant,
+    /// Whether this turn of the loop moved any bytes or accepted anyone.
+    progressed: bool,
 }
 
 impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
@@ -137,8 +146,10 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
             carry_over: Vec::new(),
             scratch: vec![0; 64 * 1024],
             accept_retry: None,
+            listener_paused: false,
             grace_deadline: None,
             next_sweep: Instant::now(),
+            progressed: false,
         }
     }
 
@@ -178,6 +189,7 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
             if now >= self.next_sweep {
                 self.sweep_idle(now);
             }
+            self.poller.note_progress(mem::take(&mut self.progressed));
             if let Some(deadline) = self.grace_deadline {
                 if self.conns.is_empty() {
                     return Ok(());
@@ -210,7 +222,10 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
         let mut reads = 0;
         let keep = loop {
             if entry.writable && entry.conn.wants_write() {
-                match entry.conn.flush_to(&mut &entry.stream) {
+                let queued = entry.conn.queued_output();
+                let flushed = entry.conn.flush_to(&mut &entry.stream);
+                self.progressed |= entry.conn.queued_output() != queued;
+                match flushed {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.writable = false,
                     Err(e) => {
@@ -230,7 +245,9 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
                 break true;
             }
             reads += 1;
-            match entry.conn.read_from(&mut &entry.stream, &mut self.scratch) {
+            let read = entry.conn.read_from(&mut &entry.stream, &mut self.scratch);
+            self.progressed |= read.is_ok();
+            match read {
                 // A short read drained the socket; under level triggering the
                 // poller says when more arrives, saving a read that would
                 // only return EAGAIN. Edge triggering must read to EAGAIN.
@@ -261,13 +278,17 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
     }
 
     fn accept(&mut self) -> io::Result<()> {
-        if self.accept_retry.take().is_some() {
+        if self.accept_retry.take().is_some() && self.listener_paused {
             self.poller
-                .reregister(self.listener.as_fd(), LISTENER, Interest::READ)?;
+                .register(self.listener.as_fd(), LISTENER, Interest::READ)?;
+            self.listener_paused = false;
         }
         for _ in 0..ACCEPT_BATCH {
             match self.acceptor.accept()? {
-                Accepted::Conn(incoming) => self.add(incoming),
+                Accepted::Conn(incoming) => {
+                    self.progressed = true;
+                    self.add(incoming);
+                }
                 Accepted::WouldBlock => return Ok(()),
                 Accepted::AtLimit => return self.pause_accepting(Instant::now() + LIMIT_RECHECK),
                 Accepted::Paused(until) => return self.pause_accepting(until),
@@ -281,9 +302,13 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
 
     fn pause_accepting(&mut self, until: Instant) -> io::Result<()> {
         // A readable listener we do not accept from would wake a
-        // level-triggered poller in a busy loop, so silence it.
-        self.poller
-            .reregister(self.listener.as_fd(), LISTENER, Interest::NONE)?;
+        // level-triggered poller in a busy loop, so stop watching it.
+        // Deregistering rather than changing its interest also works for
+        // registrations that cannot be modified (EPOLLEXCLUSIVE).
+        if !self.listener_paused {
+            self.poller.deregister(self.listener.as_fd())?;
+            self.listener_paused = true;
+        }
         self.accept_retry = Some(until);
         Ok(())
     }
@@ -332,7 +357,9 @@ impl<'a, S: Service, P: Poller> Reactor<'a, S, P> {
             return;
         }
         self.grace_deadline = Some(Instant::now() + self.cx.limits().grace);
-        let _ = self.poller.deregister(self.listener.as_fd());
+        if !self.listener_paused {
+            let _ = self.poller.deregister(self.listener.as_fd());
+        }
         let _ = self.poller.deregister(self.cx.shutdown().fd());
         self.accept_retry = None;
         let tokens: Vec<usize> = self.conns.iter().map(|(token, _)| token).collect();

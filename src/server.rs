@@ -74,6 +74,7 @@ pub fn bind_listener(addr: SocketAddr, options: &BindOptions) -> Result<TcpListe
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    bind_options: BindOptions,
     limits: Limits,
     shutdown: ShutdownHandle,
 }
@@ -88,6 +89,7 @@ impl Server {
     pub fn bind_with(addr: SocketAddr, options: &BindOptions) -> Result<Server, Error> {
         Ok(Server {
             listener: bind_listener(addr, options)?,
+            bind_options: options.clone(),
             limits: Limits::default(),
             shutdown: ShutdownHandle::new()?,
         })
@@ -128,7 +130,12 @@ impl Server {
                          serves them from separate processes that cannot see each other's memory",
             });
         }
-        let cx = ServeContext::new(self.limits, self.shutdown, self.listener.local_addr()?);
+        let cx = ServeContext::new(
+            self.limits,
+            self.shutdown,
+            self.listener.local_addr()?,
+            self.bind_options,
+        );
         strategy.serve(self.listener, Arc::new(service), &cx)?;
         Ok(())
     }

@@ -10,6 +10,7 @@ use crate::conn::Conn;
 use crate::error::Error;
 use crate::handler::{Handler, Service};
 use crate::limits::{ConnLimiter, Limits};
+use crate::server::BindOptions;
 use crate::stop::ShutdownHandle;
 
 /// A concurrency model: how connections are accepted, waited on and driven.
@@ -54,16 +55,33 @@ pub struct ServeContext {
     shutdown: ShutdownHandle,
     limiter: ConnLimiter,
     local_addr: SocketAddr,
+    bind_options: BindOptions,
 }
 
 impl ServeContext {
-    pub(crate) fn new(limits: Limits, shutdown: ShutdownHandle, local_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        limits: Limits,
+        shutdown: ShutdownHandle,
+        local_addr: SocketAddr,
+        bind_options: BindOptions,
+    ) -> Self {
         let limiter = ConnLimiter::new(limits.max_connections);
         ServeContext {
             limits,
             shutdown,
             limiter,
             local_addr,
+            bind_options,
+        }
+    }
+
+    /// The same server with its own connection counter allowing `max`
+    /// connections: for a worker process, whose memory (and so counter) is
+    /// not shared with its siblings.
+    pub fn with_own_limiter(&self, max: usize) -> Self {
+        ServeContext {
+            limiter: ConnLimiter::new(max),
+            ..self.clone()
         }
     }
 
@@ -85,6 +103,12 @@ impl ServeContext {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// How the server's listening socket was set up; strategies that open a
+    /// listener per worker (`SO_REUSEPORT`) set theirs up the same way.
+    pub fn bind_options(&self) -> &BindOptions {
+        &self.bind_options
     }
 
     /// An [`Acceptor`] on `listener` applying this server's connection limit.

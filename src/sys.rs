@@ -1,6 +1,10 @@
 //! Process-wide settings a server wants before it starts.
 
 use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
@@ -20,4 +24,18 @@ pub fn raise_fd_limit() -> io::Result<(Option<u64>, Option<u64>)> {
         },
     )?;
     Ok((limit.current, limit.maximum))
+}
+
+/// Sleeps until one of `fds` is readable or `timeout` passes (`None`: no
+/// limit). An interrupting signal counts as a wake-up.
+pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<()> {
+    let mut poll_fds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    let timeout = timeout.and_then(|t| Timespec::try_from(t).ok());
+    match rustix::event::poll(&mut poll_fds, timeout.as_ref()) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -23,7 +23,7 @@ use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 /// Longer waits are cut to this; the reactor simply waits again.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
-use crate::reactor::{Event, Interest, Poller, Reactor};
+use crate::reactor::{Event, Interest, LISTENER, Poller, Reactor};
 use crate::{ServeContext, Service, Strategy};
 
 /// The epoll strategy.
@@ -53,6 +53,7 @@ impl Strategy for Epoll {
 pub struct EpollPoller {
     epoll: OwnedFd,
     edge_triggered: bool,
+    exclusive_accept: bool,
     ready: Vec<epoll::Event>,
 }
 
@@ -62,11 +63,24 @@ impl EpollPoller {
         Ok(EpollPoller {
             epoll: epoll::create(CreateFlags::CLOEXEC)?,
             edge_triggered,
+            exclusive_accept: false,
             ready: Vec::with_capacity(1024),
         })
     }
 
-    fn flags(&self, interest: Interest) -> EventFlags {
+    /// For processes sharing one listening socket (`prefork`): registers the
+    /// listener with `EPOLLEXCLUSIVE`, so a new connection wakes one waiting
+    /// process instead of all of them (the thundering herd).
+    pub fn exclusive_accept(mut self) -> Self {
+        self.exclusive_accept = true;
+        self
+    }
+
+    fn flags(&self, token: usize, interest: Interest) -> EventFlags {
+        if token == LISTENER && self.exclusive_accept {
+            // EPOLLEXCLUSIVE admits only a few companion flags.
+            return EventFlags::IN | EventFlags::EXCLUSIVE;
+        }
         let mut flags = EventFlags::empty();
         if interest.read {
             flags |= EventFlags::IN | EventFlags::RDHUP;
@@ -87,7 +101,7 @@ impl Poller for EpollPoller {
             &self.epoll,
             fd,
             EventData::new_u64(token as u64),
-            self.flags(interest),
+            self.flags(token, interest),
         )?)
     }
 
@@ -101,7 +115,7 @@ impl Poller for EpollPoller {
             &self.epoll,
             fd,
             EventData::new_u64(token as u64),
-            self.flags(interest),
+            self.flags(token, interest),
         )?)
     }
 

@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed at startup).
     #[arg(long, default_value = "127.0.0.1:8888", value_parser = parse_addr)]
     addr: SocketAddr,
-    /// Worker threads (pool); default: 16 per core.
+    /// Worker threads or processes (pool: default 16 per core; prefork,
+    /// reactors: default one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     workers: Option<u32>,
     /// Directory the http handler serves.
@@ -41,6 +42,9 @@ pub struct ServeArgs {
     /// Bytes of unsent output at which a connection stops being read.
     #[arg(long, default_value_t = Limits::default().output_high_water)]
     high_water: usize,
+    /// Child processes at most (fork); at the limit accepting pauses.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_children: Option<u32>,
     /// Edge-triggered readiness (epoll).
     #[arg(long)]
     edge: bool,
@@ -107,6 +111,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let strategy_options = StrategyOptions {
         workers: args.workers.map(|n| n as usize),
         edge_triggered: args.edge,
+        max_children: args.max_children.map(|n| n as usize),
     };
     let served = match http {
         Some(http) => args.strategy.serve(server, http, &strategy_options),

@@ -34,10 +34,16 @@ macro_rules! conformance {
 conformance! {
     strategies: [
         iterative => Spec::new("iterative").one_at_a_time(),
+        fork => Spec::new("fork").separate_processes(),
+        prefork => Spec::new("prefork").separate_processes(),
         thread => Spec::new("thread"),
         pool => Spec::new("pool").args(&["--workers", "8"]),
+        nonblocking => Spec::new("nonblocking"),
+        select => Spec::new("select"),
+        poll => Spec::new("poll"),
         epoll => Spec::new("epoll"),
         epoll_edge => Spec::new("epoll").args(&["--edge"]),
+        reactors => Spec::new("reactors"),
     ];
     cases: [
         echo::round_trip,

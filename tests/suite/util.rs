@@ -32,6 +32,10 @@ impl Spec {
         self.args = args;
         self
     }
+    pub const fn separate_processes(mut self) -> Spec {
+        self.in_process = false;
+        self
+    }
     pub const fn one_at_a_time(mut self) -> Spec {
         self.concurrent = false;
         self
