@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed at startup).
     #[arg(long, default_value = "127.0.0.1:8888", value_parser = parse_addr)]
     addr: SocketAddr,
-    /// Worker threads (pool); default: 16 per core.
+    /// Worker threads (pool: default 16 per core; async, tokio: default one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     workers: Option<u32>,
     /// Directory the http handler serves.

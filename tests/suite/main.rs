@@ -38,6 +38,8 @@ conformance! {
         pool => Spec::new("pool").args(&["--workers", "8"]),
         epoll => Spec::new("epoll"),
         epoll_edge => Spec::new("epoll").args(&["--edge"]),
+        async_smol => Spec::new("async"),
+        tokio => Spec::new("tokio"),
     ];
     cases: [
         echo::round_trip,
