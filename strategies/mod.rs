@@ -15,7 +15,9 @@
 //!
 //! Blocking strategies share [`crate::blocking::BlockingDriver`]; readiness
 //! strategies share [`crate::reactor::Reactor`] and supply only a
-//! [`crate::reactor::Poller`].
+//! [`crate::reactor::Poller`]; task-per-connection strategies share the
+//! connection loop in `strategies/task.rs`. Inside this module `smol` and
+//! `tokio` name the strategy modules; the crates are `::smol` and `::tokio`.
 
 use crate::{Error, Server, Service};
 
@@ -28,7 +30,10 @@ pub mod pool;
 pub mod prefork;
 pub mod reactors;
 pub mod select;
+pub mod smol;
+mod task;
 pub mod thread;
+pub mod tokio;
 
 pub use epoll::Epoll;
 pub use fork::Fork;
@@ -39,7 +44,9 @@ pub use pool::Pool;
 pub use prefork::Prefork;
 pub use reactors::Reactors;
 pub use select::Select;
+pub use smol::Async;
 pub use thread::Thread;
+pub use tokio::Tokio;
 
 /// Every strategy the `srvkit` command can run, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,13 +71,17 @@ pub enum StrategyKind {
     Epoll,
     /// An epoll loop per core.
     Reactors,
+    /// A task per connection on a smol executor.
+    Async,
+    /// A task per connection on tokio's multi-thread runtime.
+    Tokio,
 }
 
 /// Settings some strategies take from the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StrategyOptions {
-    /// Worker threads or processes (`pool`, `prefork`, `reactors`); `None`
-    /// for the strategy's default.
+    /// Worker threads or processes (`pool`, `prefork`, `reactors`, `async`,
+    /// `tokio`); `None` for the strategy's default.
     pub workers: Option<usize>,
     /// Edge-triggered readiness (`epoll`).
     pub edge_triggered: bool,
@@ -80,7 +91,7 @@ pub struct StrategyOptions {
 
 impl StrategyKind {
     /// Every strategy, in the order `srvkit list` shows them.
-    pub const ALL: [StrategyKind; 10] = [
+    pub const ALL: [StrategyKind; 12] = [
         StrategyKind::Iterative,
         StrategyKind::Fork,
         StrategyKind::Prefork,
@@ -91,6 +102,8 @@ impl StrategyKind {
         StrategyKind::Poll,
         StrategyKind::Epoll,
         StrategyKind::Reactors,
+        StrategyKind::Async,
+        StrategyKind::Tokio,
     ];
 
     /// The name used on the command line.
@@ -106,6 +119,8 @@ impl StrategyKind {
             StrategyKind::Poll => "poll",
             StrategyKind::Epoll => "epoll",
             StrategyKind::Reactors => "reactors",
+            StrategyKind::Async => "async",
+            StrategyKind::Tokio => "tokio",
         }
     }
 
@@ -122,6 +137,8 @@ impl StrategyKind {
             StrategyKind::Poll => "one thread, poll(2)",
             StrategyKind::Epoll => "one thread, epoll (--edge for edge-triggered)",
             StrategyKind::Reactors => "an epoll loop per core, SO_REUSEPORT listener each (--workers)",
+            StrategyKind::Async => "a task per connection on a smol executor (--workers threads)",
+            StrategyKind::Tokio => "a task per connection on tokio's multi-thread runtime (--workers)",
         }
     }
 
@@ -158,6 +175,14 @@ impl StrategyKind {
             StrategyKind::Reactors => {
                 let workers = workers.unwrap_or(Reactors::default().workers);
                 server.serve(&Reactors { workers }, service)
+            }
+            StrategyKind::Async => {
+                let workers = workers.unwrap_or_else(Async::default_workers);
+                server.serve(&Async { workers }, service)
+            }
+            StrategyKind::Tokio => {
+                let workers = workers.unwrap_or_else(Tokio::default_workers);
+                server.serve(&Tokio { workers }, service)
             }
         }
     }

@@ -24,7 +24,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8888", value_parser = parse_addr)]
     addr: SocketAddr,
     /// Worker threads or processes (pool: default 16 per core; prefork,
-    /// reactors: default one per core).
+    /// reactors, async, tokio: default one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     workers: Option<u32>,
     /// Directory the http handler serves.

@@ -16,7 +16,16 @@ fn list_names_every_strategy_and_handler() {
     let out = srvkit(&["list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for name in ["iterative", "thread", "pool", "epoll", "echo", "http"] {
+    for name in [
+        "iterative",
+        "thread",
+        "pool",
+        "epoll",
+        "async",
+        "tokio",
+        "echo",
+        "http",
+    ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(name)),
             "{name} missing:\n{text}"

@@ -44,6 +44,8 @@ conformance! {
         epoll => Spec::new("epoll"),
         epoll_edge => Spec::new("epoll").args(&["--edge"]),
         reactors => Spec::new("reactors"),
+        async_smol => Spec::new("async"),
+        tokio => Spec::new("tokio"),
     ];
     cases: [
         echo::round_trip,
