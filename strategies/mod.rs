@@ -6,10 +6,12 @@
 //! | `thread`    | a thread per connection, blocking IO | hundreds of connections, simplest mental model |
 //! | `pool`      | fixed worker threads fed by a bounded queue | bounded threads and memory, short connections |
 //! | `epoll`     | one thread, non-blocking sockets, epoll(7) | thousands of connections on one core |
+//! | `uring`     | one thread, completion-based IO through io_uring (Linux 5.11+) | busy connections where syscalls per operation dominate |
 //!
 //! Blocking strategies share [`crate::blocking::BlockingDriver`]; readiness
 //! strategies share [`crate::reactor::Reactor`] and supply only a
-//! [`crate::reactor::Poller`].
+//! [`crate::reactor::Poller`]. `uring` has a loop of its own: it submits
+//! operations and reaps completions instead of waiting for readiness.
 
 use crate::{Error, Server, Service};
 
@@ -17,11 +19,13 @@ pub mod epoll;
 pub mod iterative;
 pub mod pool;
 pub mod thread;
+pub mod uring;
 
 pub use epoll::Epoll;
 pub use iterative::Iterative;
 pub use pool::Pool;
 pub use thread::Thread;
+pub use uring::Uring;
 
 /// Every strategy the `srvkit` command can run, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,6 +38,8 @@ pub enum StrategyKind {
     Pool,
     /// One thread, epoll(7).
     Epoll,
+    /// One thread, io_uring.
+    Uring,
 }
 
 /// Settings some strategies take from the command line.
@@ -47,11 +53,12 @@ pub struct StrategyOptions {
 
 impl StrategyKind {
     /// Every strategy, in the order `srvkit list` shows them.
-    pub const ALL: [StrategyKind; 4] = [
+    pub const ALL: [StrategyKind; 5] = [
         StrategyKind::Iterative,
         StrategyKind::Thread,
         StrategyKind::Pool,
         StrategyKind::Epoll,
+        StrategyKind::Uring,
     ];
 
     /// The name used on the command line.
@@ -61,6 +68,7 @@ impl StrategyKind {
             StrategyKind::Thread => "thread",
             StrategyKind::Pool => "pool",
             StrategyKind::Epoll => "epoll",
+            StrategyKind::Uring => "uring",
         }
     }
 
@@ -73,6 +81,7 @@ impl StrategyKind {
             StrategyKind::Epoll => {
                 "one thread, non-blocking sockets, epoll (--edge for edge-triggered)"
             }
+            StrategyKind::Uring => "one thread, completion-based IO through io_uring (Linux 5.11+)",
         }
     }
 
@@ -97,6 +106,7 @@ impl StrategyKind {
                 },
                 service,
             ),
+            StrategyKind::Uring => server.serve(&Uring::default(), service),
         }
     }
 }

@@ -38,6 +38,7 @@ conformance! {
         pool => Spec::new("pool").args(&["--workers", "8"]),
         epoll => Spec::new("epoll"),
         epoll_edge => Spec::new("epoll").args(&["--edge"]),
+        uring => Spec::new("uring"),
     ];
     cases: [
         echo::round_trip,
