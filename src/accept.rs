@@ -45,6 +45,38 @@ pub enum Accepted {
     Paused(Instant),
 }
 
+/// What the policy of this module makes of one failed accept. Shared with
+/// strategies that accept without an [`Acceptor`] (io_uring's ring accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptFailure {
+    /// The failure belongs to one client that is already gone: accept again.
+    Retry,
+    /// Out of a resource: pause accepting for [`RESOURCE_BACKOFF`] (logged).
+    Backoff,
+    /// The listener is broken: stop serving with the error.
+    Fatal,
+}
+
+impl AcceptFailure {
+    /// Classifies an error from accept(2). `EAGAIN` is not a failure and
+    /// must be handled before; here it counts as fatal.
+    pub fn of(error: &io::Error) -> Self {
+        match error.raw_os_error().map(Errno::from_raw_os_error) {
+            Some(Errno::CONNABORTED | Errno::PROTO | Errno::INTR | Errno::PERM) => {
+                AcceptFailure::Retry
+            }
+            Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
+                log::warn!(
+                    "accept: {error}; pausing accepts for {RESOURCE_BACKOFF:?}, \
+                     open connections keep being served"
+                );
+                AcceptFailure::Backoff
+            }
+            _ => AcceptFailure::Fatal,
+        }
+    }
+}
+
 /// Accepts from a non-blocking listener, applying the connection limit and the
 /// error policy of this module.
 #[derive(Debug)]
@@ -96,18 +128,18 @@ impl<'l> Acceptor<'l> {
                     }));
                 }
                 Err(Errno::AGAIN) => return Ok(Accepted::WouldBlock),
-                Err(Errno::CONNABORTED | Errno::PROTO | Errno::INTR | Errno::PERM) => continue,
-                Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
-                    log::warn!(
-                        "accept: {}; pausing accepts for {:?}, open connections keep being served",
-                        io::Error::from(e),
-                        RESOURCE_BACKOFF
-                    );
-                    let until = Instant::now() + RESOURCE_BACKOFF;
-                    self.paused_until = Some(until);
-                    return Ok(Accepted::Paused(until));
+                Err(e) => {
+                    let e = io::Error::from(e);
+                    match AcceptFailure::of(&e) {
+                        AcceptFailure::Retry => continue,
+                        AcceptFailure::Backoff => {
+                            let until = Instant::now() + RESOURCE_BACKOFF;
+                            self.paused_until = Some(until);
+                            return Ok(Accepted::Paused(until));
+                        }
+                        AcceptFailure::Fatal => return Err(e),
+                    }
                 }
-                Err(e) => return Err(e.into()),
             }
         }
     }

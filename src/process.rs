@@ -81,7 +81,8 @@ impl ChildExits {
     /// Starts listening for SIGCHLD.
     pub fn new() -> io::Result<Self> {
         let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
-        let signal = signal_hook::low_level::pipe::register_raw(signal_hook::consts::SIGCHLD, write)?;
+        let signal =
+            signal_hook::low_level::pipe::register_raw(signal_hook::consts::SIGCHLD, write)?;
         Ok(ChildExits { read, signal })
     }
 
@@ -92,7 +93,11 @@ impl ChildExits {
 
     /// Waits up to `grace` for every child in `children` to exit, removing
     /// each as it is reaped; kills and reaps those still running after that.
-    pub fn wait_for_all<T>(&self, children: &mut HashMap<Pid, T>, grace: Duration) -> io::Result<()> {
+    pub fn wait_for_all<T>(
+        &self,
+        children: &mut HashMap<Pid, T>,
+        grace: Duration,
+    ) -> io::Result<()> {
         let deadline = Instant::now() + grace;
         loop {
             for (pid, _) in self.reap() {

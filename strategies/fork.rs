@@ -64,7 +64,12 @@ impl Strategy for Fork {
         ensure_single_threaded("fork")
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let exits = ChildExits::new()?;
         let mut children: HashMap<Pid, Child> = HashMap::new();
         let mut acceptor = cx.acceptor(&listener, false);
@@ -130,14 +135,22 @@ fn spawn<S: Service>(
 fn forget_exited(exits: &ChildExits, children: &mut HashMap<Pid, Child>) {
     for (pid, status) in exits.reap() {
         if children.remove(&pid).is_some() && !status.exited() {
-            log::debug!("connection process {} ended by {}", pid.as_raw_nonzero(), describe(status));
+            log::debug!(
+                "connection process {} ended by {}",
+                pid.as_raw_nonzero(),
+                describe(status)
+            );
         }
     }
 }
 
 /// Lets every child finish its pending replies (its blocked read ends), then
 /// kills and reaps what is left after `grace`.
-fn stop_children(exits: &ChildExits, children: &mut HashMap<Pid, Child>, grace: Duration) -> io::Result<()> {
+fn stop_children(
+    exits: &ChildExits,
+    children: &mut HashMap<Pid, Child>,
+    grace: Duration,
+) -> io::Result<()> {
     for child in children.values() {
         let _ = child.stream.shutdown(Shutdown::Read);
     }

@@ -15,7 +15,8 @@
 //!
 //! Blocking strategies share [`crate::blocking::BlockingDriver`]; readiness
 //! strategies share [`crate::reactor::Reactor`] and supply only a
-//! [`crate::reactor::Poller`]; task-per-connection strategies share the
+//! [`crate::reactor::Poller`]; `uring` has a completion loop of its own over
+//! [`crate::Conn`] (`strategies/uring/`); task-per-connection strategies share the
 //! connection loop in `strategies/task.rs`. Inside this module `smol` and
 //! `tokio` name the strategy modules; the crates are `::smol` and `::tokio`.
 
@@ -34,6 +35,7 @@ pub mod smol;
 mod task;
 pub mod thread;
 pub mod tokio;
+pub mod uring;
 
 pub use epoll::Epoll;
 pub use fork::Fork;
@@ -47,6 +49,7 @@ pub use select::Select;
 pub use smol::Async;
 pub use thread::Thread;
 pub use tokio::Tokio;
+pub use uring::Uring;
 
 /// Every strategy the `srvkit` command can run, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +74,8 @@ pub enum StrategyKind {
     Epoll,
     /// An epoll loop per core.
     Reactors,
+    /// One thread, io_uring.
+    Uring,
     /// A task per connection on a smol executor.
     Async,
     /// A task per connection on tokio's multi-thread runtime.
@@ -91,7 +96,7 @@ pub struct StrategyOptions {
 
 impl StrategyKind {
     /// Every strategy, in the order `srvkit list` shows them.
-    pub const ALL: [StrategyKind; 12] = [
+    pub const ALL: [StrategyKind; 13] = [
         StrategyKind::Iterative,
         StrategyKind::Fork,
         StrategyKind::Prefork,
@@ -102,6 +107,7 @@ impl StrategyKind {
         StrategyKind::Poll,
         StrategyKind::Epoll,
         StrategyKind::Reactors,
+        StrategyKind::Uring,
         StrategyKind::Async,
         StrategyKind::Tokio,
     ];
@@ -119,6 +125,7 @@ impl StrategyKind {
             StrategyKind::Poll => "poll",
             StrategyKind::Epoll => "epoll",
             StrategyKind::Reactors => "reactors",
+            StrategyKind::Uring => "uring",
             StrategyKind::Async => "async",
             StrategyKind::Tokio => "tokio",
         }
@@ -129,22 +136,36 @@ impl StrategyKind {
         match self {
             StrategyKind::Iterative => "one connection at a time, blocking IO (the loop server)",
             StrategyKind::Fork => "a process per connection (ForkingMixIn; --max-children)",
-            StrategyKind::Prefork => "worker processes on a shared listener, epoll each (--workers)",
+            StrategyKind::Prefork => {
+                "worker processes on a shared listener, epoll each (--workers)"
+            }
             StrategyKind::Thread => "a thread per connection, blocking IO (ThreadingMixIn)",
             StrategyKind::Pool => "fixed worker threads fed by a bounded queue (--workers)",
-            StrategyKind::Nonblocking => "one thread trying every socket in turn, backing off when idle",
+            StrategyKind::Nonblocking => {
+                "one thread trying every socket in turn, backing off when idle"
+            }
             StrategyKind::Select => "one thread, select(2); at most 1024 fds",
             StrategyKind::Poll => "one thread, poll(2)",
             StrategyKind::Epoll => "one thread, epoll (--edge for edge-triggered)",
-            StrategyKind::Reactors => "an epoll loop per core, SO_REUSEPORT listener each (--workers)",
+            StrategyKind::Reactors => {
+                "an epoll loop per core, SO_REUSEPORT listener each (--workers)"
+            }
+            StrategyKind::Uring => "one thread, completion-based IO through io_uring (Linux 5.11+)",
             StrategyKind::Async => "a task per connection on a smol executor (--workers threads)",
-            StrategyKind::Tokio => "a task per connection on tokio's multi-thread runtime (--workers)",
+            StrategyKind::Tokio => {
+                "a task per connection on tokio's multi-thread runtime (--workers)"
+            }
         }
     }
 
     /// Serves `service` on `server` with this strategy: the one place that maps
     /// a name to a concrete strategy type.
-    pub fn serve<S: Service>(self, server: Server, service: S, options: &StrategyOptions) -> Result<(), Error> {
+    pub fn serve<S: Service>(
+        self,
+        server: Server,
+        service: S,
+        options: &StrategyOptions,
+    ) -> Result<(), Error> {
         let workers = options.workers;
         match self {
             StrategyKind::Iterative => server.serve(&Iterative, service),
@@ -176,6 +197,7 @@ impl StrategyKind {
                 let workers = workers.unwrap_or(Reactors::default().workers);
                 server.serve(&Reactors { workers }, service)
             }
+            StrategyKind::Uring => server.serve(&Uring::default(), service),
             StrategyKind::Async => {
                 let workers = workers.unwrap_or_else(Async::default_workers);
                 server.serve(&Async { workers }, service)

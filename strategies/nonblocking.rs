@@ -34,7 +34,12 @@ impl Strategy for Nonblocking {
         "nonblocking"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         Reactor::new(TryEverything::default(), &listener, &*service, cx).run()
     }
 }
@@ -61,7 +66,12 @@ impl Poller for TryEverything {
         Ok(())
     }
 
-    fn reregister(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()> {
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         self.register(fd, token, interest)
     }
 

@@ -27,7 +27,12 @@ impl Strategy for Poll {
         "poll"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         Reactor::new(PollPoller::default(), &listener, &*service, cx).run()
     }
 }
@@ -64,14 +69,25 @@ impl Poller for PollPoller {
         Ok(())
     }
 
-    fn reregister(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()> {
-        let index = *self.position.get(&fd.as_raw_fd()).ok_or(io::ErrorKind::NotFound)?;
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let index = *self
+            .position
+            .get(&fd.as_raw_fd())
+            .ok_or(io::ErrorKind::NotFound)?;
         self.watched[index] = (fd.as_raw_fd(), token, interest);
         Ok(())
     }
 
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let index = self.position.remove(&fd.as_raw_fd()).ok_or(io::ErrorKind::NotFound)?;
+        let index = self
+            .position
+            .remove(&fd.as_raw_fd())
+            .ok_or(io::ErrorKind::NotFound)?;
         self.watched.swap_remove(index);
         if let Some(&(moved, _, _)) = self.watched.get(index) {
             self.position.insert(moved, index);

@@ -61,14 +61,20 @@ impl Strategy for Prefork {
         ensure_single_threaded("prefork")
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         let count = self.workers.max(1);
         let worker_cx = cx.with_own_limiter(cx.limits().max_connections.div_ceil(count));
         let start = || {
             // SIGTERM: a worker orphaned by a crashed master drains gracefully.
             fork_child(Signal::TERM, || {
-                let served = EpollPoller::new(false)
-                    .and_then(|poller| Reactor::new(poller.exclusive_accept(), &listener, &*service, &worker_cx).run());
+                let served = EpollPoller::new(false).and_then(|poller| {
+                    Reactor::new(poller.exclusive_accept(), &listener, &*service, &worker_cx).run()
+                });
                 match served {
                     Ok(()) => 0,
                     Err(e) => {
@@ -99,11 +105,17 @@ impl Strategy for Prefork {
             let wait = (workers.len() < count).then(|| restart_at.saturating_duration_since(now));
             wait_readable(&[shutdown.fd(), exits.fd()], wait)?;
             for (pid, status) in exits.reap() {
-                let Some(started) = workers.remove(&pid) else { continue };
+                let Some(started) = workers.remove(&pid) else {
+                    continue;
+                };
                 if shutdown.is_requested() {
                     continue;
                 }
-                log::warn!("worker {} ended ({}); starting another", pid.as_raw_nonzero(), describe(status));
+                log::warn!(
+                    "worker {} ended ({}); starting another",
+                    pid.as_raw_nonzero(),
+                    describe(status)
+                );
                 if started.elapsed() < MIN_WORKER_LIFE {
                     restart_at = Instant::now() + MIN_WORKER_LIFE;
                 }

@@ -40,7 +40,12 @@ impl Strategy for Reactors {
         "reactors"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         // The server's socket joins the port's reuseport group (Linux allows
         // setting the option after listen) and each further reactor binds a
         // socket of its own beside it.

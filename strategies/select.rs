@@ -32,7 +32,12 @@ impl Strategy for Select {
         "select"
     }
 
-    fn serve<S: Service>(&self, listener: TcpListener, service: Arc<S>, cx: &ServeContext) -> io::Result<()> {
+    fn serve<S: Service>(
+        &self,
+        listener: TcpListener,
+        service: Arc<S>,
+        cx: &ServeContext,
+    ) -> io::Result<()> {
         Reactor::new(SelectPoller::new(), &listener, &*service, cx).run()
     }
 }
@@ -76,7 +81,12 @@ impl Poller for SelectPoller {
         Ok(())
     }
 
-    fn reregister(&mut self, fd: BorrowedFd<'_>, token: usize, interest: Interest) -> io::Result<()> {
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         self.register(fd, token, interest)
     }
 

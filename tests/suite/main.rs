@@ -46,6 +46,7 @@ conformance! {
         reactors => Spec::new("reactors"),
         async_smol => Spec::new("async"),
         tokio => Spec::new("tokio"),
+        uring => Spec::new("uring"),
     ];
     cases: [
         echo::round_trip,
