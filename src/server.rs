@@ -121,7 +121,6 @@ impl Server {
     /// once open connections have had their pending replies, or the grace
     /// period ran out.
     pub fn serve<St: Strategy, S: Service>(self, strategy: &St, service: S) -> Result<(), Error> {
-        strategy.probe()?;
         if service.needs().shared_memory && !strategy.shares_memory() {
             return Err(Error::Incompatible {
                 strategy: strategy.name(),
@@ -130,6 +129,7 @@ impl Server {
                          serves them from separate processes that cannot see each other's memory",
             });
         }
+        strategy.probe()?;
         let cx = ServeContext::new(
             self.limits,
             self.shutdown,

@@ -60,12 +60,23 @@ pub struct EpollPoller {
 impl EpollPoller {
     /// A new epoll instance, edge-triggered if asked.
     pub fn new(edge_triggered: bool) -> io::Result<Self> {
-        Ok(EpollPoller {
-            epoll: epoll::create(CreateFlags::CLOEXEC)?,
+        Ok(EpollPoller::from_fd(EpollPoller::create()?, edge_triggered))
+    }
+
+    /// A new epoll fd, for a poller to be built on another thread
+    /// ([`EpollPoller::from_fd`]; the poller itself is not `Send`).
+    pub fn create() -> io::Result<OwnedFd> {
+        Ok(epoll::create(CreateFlags::CLOEXEC)?)
+    }
+
+    /// A poller over an epoll fd made by [`EpollPoller::create`].
+    pub fn from_fd(epoll: OwnedFd, edge_triggered: bool) -> Self {
+        EpollPoller {
+            epoll,
             edge_triggered,
             exclusive_accept: false,
             ready: Vec::with_capacity(1024),
-        })
+        }
     }
 
     /// For processes sharing one listening socket (`prefork`): registers the

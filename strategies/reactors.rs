@@ -58,16 +58,22 @@ impl Strategy for Reactors {
         for _ in 1..self.workers.max(1) {
             listeners.push(bind_listener(cx.local_addr(), &options).map_err(io::Error::other)?);
         }
+        // Every fd a reactor needs is made before any reactor accepts, so a
+        // flood of clients using up the fd limit cannot stop one starting.
+        let epolls = listeners
+            .iter()
+            .map(|_| EpollPoller::create())
+            .collect::<io::Result<Vec<_>>>()?;
         std::thread::scope(|scope| {
             let mut running = Vec::new();
             let mut outcome = Ok(());
-            for (i, listener) in listeners.iter().enumerate() {
+            for (i, (listener, epoll)) in listeners.iter().zip(epolls).enumerate() {
                 let service = &*service;
                 let spawned = std::thread::Builder::new()
                     .name(format!("srvkit-reactor-{i}"))
                     .spawn_scoped(scope, move || {
-                        let result = EpollPoller::new(false)
-                            .and_then(|poller| Reactor::new(poller, listener, service, cx).run());
+                        let poller = EpollPoller::from_fd(epoll, false);
+                        let result = Reactor::new(poller, listener, service, cx).run();
                         if result.is_err() {
                             // One reactor failing stops the others.
                             cx.shutdown().shutdown();

@@ -249,3 +249,34 @@ pub fn wrk_load_without_errors(spec: &Spec) {
         spec.name
     );
 }
+
+/// A real browser loads a page and the image it refers to.
+pub fn browser_loads_page_and_image(spec: &Spec) {
+    let (server, dir) = start(spec);
+    let profile = dir.path().join("chromium-profile");
+    let url = format!("http://{}/browser/", server.addr);
+    let (status, dom) = run_tool(
+        "chromium",
+        &[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &url,
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "[{}] chromium failed: {dom}", spec.name);
+    assert!(
+        dom.contains("data-loaded=\"yes\""),
+        "[{}] the browser did not load the image:\n{dom}",
+        spec.name
+    );
+}

@@ -134,7 +134,8 @@ pub fn fd_exhaustion_backs_off(spec: &Spec) {
     assert_eq!(echo_round_trip(&mut fresh, b"recovered"), b"recovered");
 }
 
-fn cpu_ticks(pid: u32) -> u64 {
+/// User plus system CPU time of a process, in clock ticks (100 a second).
+pub fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();

@@ -9,6 +9,7 @@ mod echo;
 mod http;
 mod library;
 mod limits;
+mod models;
 mod util;
 
 macro_rules! conformance {
@@ -67,6 +68,7 @@ conformance! {
         http::large_file_streams_intact,
         http::directory_listing_and_index,
         http::wrk_load_without_errors,
+        http::browser_loads_page_and_image,
         library::shared_counter_across_50_connections,
         library::handler_panic_closes_only_its_connection,
         library::shutdown_handle_returns_promptly,
