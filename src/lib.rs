@@ -30,6 +30,7 @@ mod conn;
 mod error;
 mod handler;
 mod limits;
+pub mod load;
 mod process;
 pub mod reactor;
 mod server;

@@ -39,3 +39,25 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::R
         Err(e) => Err(e.into()),
     }
 }
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`
+/// (10 ms resolution).
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat
+        .rfind(')')
+        .map(|i| &stat[i + 2..])
+        .ok_or_else(|| io::Error::other("malformed /proc stat"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat: 12 and 13 after the name.
+    let hz = rustix::param::clock_ticks_per_second();
+    Ok(Duration::from_millis(
+        (ticks(11) + ticks(12)) * 1000 / hz.max(1),
+    ))
+}

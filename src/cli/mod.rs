@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod list;
+mod load;
 mod logger;
 mod serve;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// List every strategy and handler with a one-line description.
     List,
+    /// Drive a running server with many clients; report req/s, latency, errors.
+    Load(load::LoadArgs),
 }
 
 /// Parses the command line and runs it. Bad arguments: one line on stderr
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
     logger::init();
     match cli.command {
         Some(Command::List) => list::run(),
+        Some(Command::Load(args)) => load::run(args),
         None => serve::run(cli.serve),
     }
 }
@@ -59,6 +63,12 @@ fn usage_error(e: clap::Error) -> ExitCode {
         line.join("; ").trim_start_matches("error: ")
     );
     ExitCode::from(2)
+}
+
+/// Reports a runtime failure: one line, exit code 1.
+fn failure(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("srvkit: {message}");
+    ExitCode::FAILURE
 }
 
 /// Reports a bad argument found after parsing (a missing --root directory).

@@ -53,7 +53,8 @@ pub struct ServeArgs {
     reuse_port: bool,
 }
 
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+/// Parses HOST:PORT, resolving a host name.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     text.to_socket_addrs()
         .map_err(|e| format!("{e} (expected HOST:PORT)"))?
         .next()
@@ -131,6 +132,5 @@ fn show(limit: Option<u64>) -> String {
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("srvkit: {e}");
-    ExitCode::FAILURE
+    super::failure(e)
 }
