@@ -9,6 +9,7 @@ mod echo;
 mod http;
 mod library;
 mod limits;
+mod load;
 mod models;
 mod util;
 
