@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use srvkit::handlers::echo::EchoHandler;
-use srvkit::load::{self, LoadConfig, LoadReport, Mode, Workload};
+use srvkit::load::{self, LoadConfig, LoadReport, Workload};
 use srvkit::strategies::Epoll;
 use srvkit::{Cx, Flow, Handler, ProtocolError, Server, Service, ShutdownHandle};
 
