@@ -71,12 +71,21 @@ pub fn bind_listener(addr: SocketAddr, options: &BindOptions) -> Result<TcpListe
 /// server.serve(&Epoll::default(), Echo)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     bind_options: BindOptions,
     limits: Limits,
     shutdown: ShutdownHandle,
+    on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
@@ -92,6 +101,7 @@ impl Server {
             bind_options: options.clone(),
             limits: Limits::default(),
             shutdown: ShutdownHandle::new()?,
+            on_ready: None,
         })
     }
 
@@ -109,6 +119,15 @@ impl Server {
     /// The runtime limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Runs `ready` with the bound address once [`Server::serve`] has checked
+    /// that the strategy can serve the service, just before serving starts
+    /// (the `srvkit` command prints its startup line here, so a refused
+    /// strategy never announces itself).
+    pub fn on_ready(mut self, ready: impl FnOnce(SocketAddr) + Send + 'static) -> Self {
+        self.on_ready = Some(Box::new(ready));
+        self
     }
 
     /// A handle that stops [`Server::serve`] from another thread.
@@ -130,10 +149,14 @@ impl Server {
             });
         }
         strategy.probe()?;
+        let local_addr = self.listener.local_addr()?;
+        if let Some(ready) = self.on_ready {
+            ready(local_addr);
+        }
         let cx = ServeContext::new(
             self.limits,
             self.shutdown,
-            self.listener.local_addr()?,
+            local_addr,
             self.bind_options,
         );
         strategy.serve(self.listener, Arc::new(service), &cx)?;

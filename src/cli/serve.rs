@@ -102,13 +102,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     {
         return fail(e);
     }
-    let addr = server.local_addr().unwrap_or(args.addr);
     let mut what = format!("{} with {}", args.handler.name(), args.strategy.name());
     if let Some(http) = &http {
         what.push_str(&format!(", root {}", http.root().display()));
     }
-    println!("srvkit: listening on {addr}: {what} (Ctrl-C stops)");
-    let _ = std::io::stdout().flush();
+    let server = server.on_ready(move |addr| {
+        println!("srvkit: listening on {addr}: {what} (Ctrl-C stops)");
+        let _ = std::io::stdout().flush();
+    });
     let strategy_options = StrategyOptions {
         workers: args.workers.map(|n| n as usize),
         edge_triggered: args.edge,
