@@ -153,12 +153,7 @@ impl Server {
         if let Some(ready) = self.on_ready {
             ready(local_addr);
         }
-        let cx = ServeContext::new(
-            self.limits,
-            self.shutdown,
-            local_addr,
-            self.bind_options,
-        );
+        let cx = ServeContext::new(self.limits, self.shutdown, local_addr, self.bind_options);
         strategy.serve(self.listener, Arc::new(service), &cx)?;
         Ok(())
     }
