@@ -548,6 +548,12 @@ impl<'a> Worker<'a> {
         if self.schedule.measured(now) {
             self.tally.bytes_received += n as u64;
         }
+        if n < self.scratch.len() {
+            // A short read emptied the socket; on Linux, epoll raises a new
+            // edge for anything arriving later, so skip the read that would
+            // only say EAGAIN.
+            client.readable = false;
+        }
         if client.phase != Phase::Receiving {
             self.bad_reply(i, now);
             return false;
