@@ -24,6 +24,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod accept;
+pub mod bench;
 pub mod blocking;
 mod buf;
 mod conn;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod bench;
 mod list;
 mod load;
 mod logger;
@@ -26,6 +27,8 @@ enum Command {
     List,
     /// Drive a running server with many clients; report req/s, latency, errors.
     Load(load::LoadArgs),
+    /// Start each strategy in turn, load it, and write tables and charts.
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the command line and runs it. Bad arguments: one line on stderr
@@ -39,6 +42,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::List) => list::run(),
         Some(Command::Load(args)) => load::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         None => serve::run(cli.serve),
     }
 }

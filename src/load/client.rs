@@ -327,7 +327,10 @@ impl<'a> Worker<'a> {
                 self.tally.held = self.connected;
                 self.held_recorded = true;
             }
-            if self.live.abort.load(Ordering::Relaxed)
+            let cancelled =
+                (self.config.cancel.as_ref()).is_some_and(|cancel| cancel.load(Ordering::Relaxed));
+            if cancelled
+                || self.live.abort.load(Ordering::Relaxed)
                 || now >= self.schedule.give_up
                 || (now >= self.schedule.measure_until && !self.in_flight())
             {
@@ -380,9 +383,12 @@ impl<'a> Worker<'a> {
                 next_sweep = now + SWEEP;
             }
         }
-        // Requests still unanswered when the run ended count as timeouts.
+        // Requests still unanswered when the run ended count as timeouts,
+        // including those sent during the warm-up: a server that never
+        // answered them stalled through the whole measured period.
         let unanswered = self.clients.iter().filter(|c| {
-            matches!(c.phase, Phase::Sending | Phase::Receiving) && self.schedule.measured(c.due)
+            matches!(c.phase, Phase::Sending | Phase::Receiving)
+                && c.due < self.schedule.measure_until
         });
         self.tally.errors.timeout += unanswered.count() as u64;
         Ok(self.tally)
@@ -390,7 +396,8 @@ impl<'a> Worker<'a> {
 
     fn in_flight(&self) -> bool {
         self.clients.iter().any(|c| {
-            matches!(c.phase, Phase::Sending | Phase::Receiving) && self.schedule.measured(c.due)
+            matches!(c.phase, Phase::Sending | Phase::Receiving)
+                && c.due < self.schedule.measure_until
         })
     }
 
@@ -627,6 +634,11 @@ impl<'a> Worker<'a> {
         client.phase = Phase::Idle;
         client.due = next_due;
         if next_due >= self.schedule.measure_until {
+            if self.config.mode == Mode::PerRequest {
+                // The run is over for this client: do not leave its last
+                // connection open.
+                self.drop_stream(i);
+            }
             return;
         }
         client.pending = true;

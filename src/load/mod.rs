@@ -20,6 +20,8 @@ mod workload;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use report::{ErrorCounts, LatencySummary, LoadReport};
@@ -63,6 +65,9 @@ pub struct LoadConfig {
     pub request_timeout: Duration,
     /// Connections opened per second while ramping up (0: all at once).
     pub ramp_rate: usize,
+    /// Set from another thread (a Ctrl-C handler, say) to end the run early;
+    /// the report then covers what was measured so far.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl LoadConfig {
@@ -80,6 +85,7 @@ impl LoadConfig {
             connect_deadline: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             ramp_rate: 20_000,
+            cancel: None,
         }
     }
 }

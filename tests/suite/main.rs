@@ -4,6 +4,7 @@
 //! Adding a strategy is one line in the `conformance!` table below; the test
 //! names then read `<strategy>::<case>`, so a failure names its strategy.
 
+mod bench;
 mod cli;
 mod echo;
 mod http;

@@ -1,0 +1,260 @@
+//! Measuring the server from the outside, through /proc: memory, CPU,
+//! threads, processes and open files of its whole process tree (a forking
+//! server is many processes).
+//!
+//! Memory is proportional set size (PSS, from `smaps_rollup`): each shared
+//! page is divided among the processes mapping it, so summing PSS over a
+//! prefork or fork server counts its shared code and copy-on-write pages
+//! once, where summing RSS would count them once per process.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The shortest pause between two samples; a sample of a large process tree
+/// (10,000 forked children) takes longer, and then the pause grows with it so
+/// sampling never takes more than a third of one core.
+const MIN_INTERVAL: Duration = Duration::from_millis(250);
+
+/// One reading of a process tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TreeSample {
+    /// Proportional set size summed over the tree, in KiB.
+    pub pss_kib: u64,
+    /// Resident set size summed over the tree, in KiB.
+    pub rss_kib: u64,
+    /// User + system CPU of the tree so far, reaped children included.
+    pub cpu: Duration,
+    /// Threads in the tree.
+    pub threads: u64,
+    /// Processes in the tree.
+    pub processes: u64,
+    /// Open file descriptors in the tree.
+    pub fds: u64,
+}
+
+/// Fields of `/proc/PID/stat` that matter here.
+struct Stat {
+    parent: u32,
+    cpu_ticks: u64,
+    reaped_children_ticks: u64,
+    threads: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after
+    // the last ')'. Field 4 (ppid) is index 1 there, utime..cstime 11..14,
+    // num_threads 17.
+    let fields: Vec<&str> = text.get(text.rfind(')')? + 2..)?.split(' ').collect();
+    let number = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some(Stat {
+        parent: u32::try_from(number(1)?).ok()?,
+        cpu_ticks: number(11)? + number(12)?,
+        reaped_children_ticks: number(13)? + number(14)?,
+        threads: number(17)?,
+    })
+}
+
+/// `root` and every process descending from it, with their stats.
+fn tree(root: u32) -> io::Result<Vec<(u32, Stat)>> {
+    let mut by_pid = HashMap::new();
+    for entry in fs::read_dir("/proc")? {
+        let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Some(stat) = read_stat(pid) {
+            by_pid.insert(pid, stat);
+        }
+    }
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (pid, stat) in &by_pid {
+        children.entry(stat.parent).or_default().push(*pid);
+    }
+    let mut members = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        if let Some(stat) = by_pid.remove(&pid) {
+            members.push((pid, stat));
+            queue.extend(children.remove(&pid).unwrap_or_default());
+        }
+    }
+    Ok(members)
+}
+
+fn kib_field(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads the process tree rooted at `root`; an error if `root` is gone.
+pub fn sample_tree(root: u32) -> io::Result<TreeSample> {
+    let members = tree(root)?;
+    if members.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("process {root} is gone"),
+        ));
+    }
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    let mut sample = TreeSample::default();
+    let mut ticks = 0;
+    for (pid, stat) in &members {
+        ticks += stat.cpu_ticks;
+        if *pid == root {
+            // Children the root already reaped no longer show in /proc.
+            ticks += stat.reaped_children_ticks;
+        }
+        sample.threads += stat.threads;
+        sample.processes += 1;
+        if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+            sample.pss_kib += kib_field(&rollup, "Pss:");
+            sample.rss_kib += kib_field(&rollup, "Rss:");
+        }
+        if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
+            sample.fds += fds.count() as u64;
+        }
+    }
+    sample.cpu = Duration::from_micros(ticks * 1_000_000 / hz);
+    Ok(sample)
+}
+
+/// Samples a process tree on a thread of its own until stopped.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<Vec<(Instant, TreeSample)>>,
+}
+
+impl Sampler {
+    /// Starts sampling `root`.
+    pub fn start(root: u32) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let began = Instant::now();
+                match sample_tree(root) {
+                    Ok(sample) => samples.push((Instant::now(), sample)),
+                    Err(_) => break,
+                }
+                let took = began.elapsed();
+                let pause = MIN_INTERVAL.max(took * 2);
+                // Sleep in short steps so stopping is prompt.
+                let wake = Instant::now() + pause;
+                while !flag.load(Ordering::Relaxed) && Instant::now() < wake {
+                    thread::sleep(Duration::from_millis(20));
+                }
+            }
+            samples
+        });
+        Sampler { stop, thread }
+    }
+
+    /// Stops sampling and returns the samples taken, oldest first.
+    pub fn finish(self) -> Vec<(Instant, TreeSample)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// What a series of samples says about a measured period.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    /// The highest memory, threads, processes and descriptors seen.
+    pub peak: TreeSample,
+    /// CPU used between the samples nearest the period's ends.
+    pub cpu: Duration,
+    /// The wall time between those two samples.
+    pub wall: Duration,
+}
+
+/// Summarises `samples` over the period from `from` to `until`.
+pub fn summarise(samples: &[(Instant, TreeSample)], from: Instant, until: Instant) -> Summary {
+    let mut summary = Summary::default();
+    for (_, s) in samples {
+        let peak = &mut summary.peak;
+        peak.pss_kib = peak.pss_kib.max(s.pss_kib);
+        peak.rss_kib = peak.rss_kib.max(s.rss_kib);
+        peak.threads = peak.threads.max(s.threads);
+        peak.processes = peak.processes.max(s.processes);
+        peak.fds = peak.fds.max(s.fds);
+    }
+    let nearest = |at: Instant| {
+        samples.iter().min_by_key(|(taken, _)| {
+            if *taken > at {
+                *taken - at
+            } else {
+                at - *taken
+            }
+        })
+    };
+    if let (Some(first), Some(last)) = (nearest(from), nearest(until))
+        && last.0 > first.0
+    {
+        summary.cpu = last.1.cpu.saturating_sub(first.1.cpu);
+        summary.wall = last.0 - first.0;
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_a_tree_of_one_with_threads_memory_and_files() {
+        let sample = sample_tree(std::process::id()).unwrap();
+        assert_eq!(sample.processes, 1);
+        assert!(sample.threads >= 1);
+        assert!(sample.pss_kib > 0 && sample.rss_kib >= sample.pss_kib);
+        assert!(sample.fds >= 3);
+    }
+
+    #[test]
+    fn a_child_process_counts_in_the_tree() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let sample = sample_tree(std::process::id()).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(sample.processes >= 2, "{sample:?}");
+    }
+
+    #[test]
+    fn summary_takes_cpu_between_the_nearest_samples() {
+        let t0 = Instant::now();
+        let at = |ms: u64, cpu_ms: u64, pss: u64| {
+            (
+                t0 + Duration::from_millis(ms),
+                TreeSample {
+                    pss_kib: pss,
+                    cpu: Duration::from_millis(cpu_ms),
+                    ..TreeSample::default()
+                },
+            )
+        };
+        let samples = [
+            at(0, 0, 10),
+            at(1000, 100, 50),
+            at(2000, 600, 30),
+            at(3000, 700, 20),
+        ];
+        let summary = summarise(
+            &samples,
+            t0 + Duration::from_millis(1100),
+            t0 + Duration::from_millis(1900),
+        );
+        assert_eq!(summary.cpu, Duration::from_millis(500));
+        assert_eq!(summary.wall, Duration::from_secs(1));
+        assert_eq!(summary.peak.pss_kib, 50);
+    }
+}
