@@ -9,7 +9,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BenchResults, Row, Scenario};
+use super::{BenchResults, Outcome, Row, Scenario};
 
 /// Bar colours, one per connection count.
 const COLOURS: [RGBColor; 4] = [
@@ -133,7 +133,7 @@ fn draw(
                 .position(|c| *c == row.connections)
                 .unwrap_or(0),
             value: (metric.value)(row).filter(|v| v.is_finite()),
-            failed: row.load.is_none() || row.requests_per_sec() == 0.0,
+            outcome: row.outcome,
         })
         .collect();
     let highest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
@@ -178,7 +178,7 @@ struct Bar {
     slot: usize,
     group: usize,
     value: Option<f64>,
-    failed: bool,
+    outcome: Outcome,
 }
 
 struct Chart<'a> {
@@ -228,9 +228,16 @@ impl Chart<'_> {
                     self.bars
                         .iter()
                         .filter(|b| b.group == group)
-                        .filter_map(|b| Some((span(b), b.value?)))
-                        .map(|((left, right), value)| {
-                            Rectangle::new([(left, base), (right, value)], colour.filled())
+                        .filter_map(|b| Some((b, b.value?)))
+                        .map(|(bar, value)| {
+                            let (left, right) = span(bar);
+                            // A partial row's numbers cover only what it held:
+                            // drawn pale so it is not read as a win.
+                            let fill = match bar.outcome {
+                                Outcome::Ok => colour.filled(),
+                                _ => colour.mix(0.3).filled(),
+                            };
+                            Rectangle::new([(left, base), (right, value)], fill)
                         }),
                 )?
                 .label(format!("{connections} connections"))
@@ -251,9 +258,11 @@ impl Chart<'_> {
         for bar in self.bars {
             let (left, right) = span(bar);
             let middle = (left + right) / 2.0;
-            let (text, at) = match bar.value {
-                Some(value) if !bar.failed || value > base => ((self.label)(value), value),
-                _ => ("failed".to_string(), base),
+            let (text, at) = match (bar.outcome, bar.value) {
+                (Outcome::Failed, _) => ("failed".to_string(), base),
+                (Outcome::Partial, Some(value)) => (format!("{}*", (self.label)(value)), value),
+                (Outcome::Ok, Some(value)) => ((self.label)(value), value),
+                (_, None) => ("n/a".to_string(), base),
             };
             let (x, y) = chart.backend_coord(&(middle, at));
             root.draw(&Text::new(text, (x, y - 2), small.clone()))?;
@@ -265,6 +274,14 @@ impl Chart<'_> {
         for (slot, name) in self.strategies.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(slot as f64 + 0.5, base));
             root.draw(&Text::new(name.to_string(), (x, y + 6), names.clone()))?;
+        }
+        if self.bars.iter().any(|b| b.outcome == Outcome::Partial) {
+            let note = ("sans-serif", 12).into_font().color(&BLACK);
+            root.draw(&Text::new(
+                "pale bars, *: partial, the strategy did not hold the load (see report.md)",
+                (90, 36),
+                note,
+            ))?;
         }
         root.present()?;
         Ok(())

@@ -118,10 +118,12 @@ fn measure(
     let strategy = pairing.strategy.name();
     let handler = config.handler.name();
     let pid = server.pid();
-    let idle = sample::sample_tree(pid).unwrap_or_default();
+    let idle = sample::sample_tree(pid, true).unwrap_or_default();
     let load_config = load_config(config, pairing, server.addr);
-    let sampler = Sampler::start(pid);
     let load_start = Instant::now();
+    let measure_from = load_start + config.warmup;
+    let measure_until = measure_from + config.duration;
+    let sampler = Sampler::start(pid, (measure_from, measure_until));
     let report = load::run(&load_config, &mut |p| observer.load_progress(p));
     let samples = sampler.finish();
     // A server that died under load says why before it is stopped.
@@ -141,8 +143,7 @@ fn measure(
             return row;
         }
     };
-    let measure_from = load_start + config.warmup;
-    let summary = sample::summarise(&samples, measure_from, measure_from + config.duration);
+    let summary = sample::summarise(&samples, measure_from, measure_until);
     let held = match load_config.mode {
         Mode::Persistent => report.connections_held,
         Mode::PerRequest => pairing.connections,
@@ -156,7 +157,9 @@ fn measure(
         idle_pss_kib: idle.pss_kib,
         peak_pss_kib: summary.peak.pss_kib.max(idle.pss_kib),
         peak_rss_kib: summary.peak.rss_kib.max(idle.rss_kib),
-        memory_per_connection_kib: (held > 0)
+        // Below half the connections asked, the few held say little about
+        // the cost of one.
+        memory_per_connection_kib: (held > 0 && held * 2 >= pairing.connections)
             .then(|| summary.peak.pss_kib.saturating_sub(idle.pss_kib) as f64 / held as f64),
         cpu_secs: cpu_cores * config.duration.as_secs_f64(),
         cpu_cores,

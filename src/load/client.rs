@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
+use rustix::time::{
+    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, timerfd_create, timerfd_settime,
+};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::report::{ErrorCounts, LatencySummary, LoadReport, process_cpu_time};
@@ -23,6 +26,11 @@ use super::{LoadConfig, Mode, Progress};
 const SWEEP: Duration = Duration::from_millis(100);
 /// Pause before retrying a failed connect.
 const RETRY: Duration = Duration::from_millis(100);
+/// The epoll token of a worker's timer fd (client tokens are indices).
+const TIMER: u64 = u64::MAX;
+/// How much later than the timer fd the epoll timeout fires, in case a
+/// timer fd event is ever missed.
+const BACKSTOP: Duration = Duration::from_millis(5);
 /// How long in-flight requests may finish after the measured period.
 const MAX_DRAIN: Duration = Duration::from_secs(3);
 
@@ -231,6 +239,12 @@ struct Worker<'a> {
     live: &'a Live,
     schedule: Schedule,
     epoll: OwnedFd,
+    /// Wakes the loop at the next timer with nanosecond precision: an
+    /// epoll timeout has millisecond resolution, which would make open-loop
+    /// requests up to a millisecond late and count that as server latency.
+    timer: OwnedFd,
+    /// The instant `timer` is armed for.
+    timer_armed_for: Option<Instant>,
     clients: Vec<Client>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     request: Vec<u8>,
@@ -262,6 +276,11 @@ impl<'a> Worker<'a> {
             live,
             schedule,
             epoll: epoll::create(CreateFlags::CLOEXEC)?,
+            timer: timerfd_create(
+                TimerfdClockId::Monotonic,
+                TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+            )?,
+            timer_armed_for: None,
             clients: Vec::with_capacity(count),
             timers: BinaryHeap::new(),
             request: config
@@ -319,6 +338,12 @@ impl<'a> Worker<'a> {
     }
 
     fn run(mut self) -> io::Result<Tally> {
+        epoll::add(
+            &self.epoll,
+            &self.timer,
+            EventData::new_u64(TIMER),
+            EventFlags::IN,
+        )?;
         let mut ready: Vec<epoll::Event> = Vec::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP;
         loop {
@@ -348,7 +373,9 @@ impl<'a> Worker<'a> {
             .filter(|at| *at > now || Some(*at) == next_timer)
             .min()
             .unwrap_or(next_sweep);
-            let timeout = Timespec::try_from(wake.saturating_duration_since(now)).ok();
+            self.arm_timer(wake, now)?;
+            // A backstop only: the timer fd wakes the loop on time.
+            let timeout = Timespec::try_from(wake.saturating_duration_since(now) + BACKSTOP).ok();
             ready.clear();
             match epoll::wait(
                 &self.epoll,
@@ -359,6 +386,12 @@ impl<'a> Worker<'a> {
                 Err(e) => return Err(e.into()),
             }
             for event in &ready {
+                if event.data.u64() == TIMER {
+                    let mut expirations = [0u8; 8];
+                    let _ = rustix::io::read(&self.timer, &mut expirations);
+                    self.timer_armed_for = None;
+                    continue;
+                }
                 let i = event.data.u64() as usize;
                 let flags = event.flags;
                 let failed = flags.intersects(EventFlags::ERR | EventFlags::HUP);
@@ -392,6 +425,30 @@ impl<'a> Worker<'a> {
         });
         self.tally.errors.timeout += unanswered.count() as u64;
         Ok(self.tally)
+    }
+
+    /// Arms the timer fd to fire at `wake` (unless it already is).
+    fn arm_timer(&mut self, wake: Instant, now: Instant) -> io::Result<()> {
+        if self.timer_armed_for == Some(wake) {
+            return Ok(());
+        }
+        // A zero it_value would disarm the timer: fire in a nanosecond instead.
+        let after = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_nanos(1));
+        let value = Itimerspec {
+            it_interval: Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: Timespec {
+                tv_sec: after.as_secs() as i64,
+                tv_nsec: i64::from(after.subsec_nanos()),
+            },
+        };
+        timerfd_settime(&self.timer, TimerfdTimerFlags::empty(), &value)?;
+        self.timer_armed_for = Some(wake);
+        Ok(())
     }
 
     fn in_flight(&self) -> bool {
