@@ -27,6 +27,8 @@ struct Metric {
     title: &'static str,
     axis: &'static str,
     value: fn(&Row) -> Option<f64>,
+    /// The lowest and highest over repeated runs, drawn as a whisker.
+    range: fn(&Row) -> Option<(f64, f64)>,
     label: fn(f64) -> String,
     log_scale: bool,
 }
@@ -37,6 +39,7 @@ const METRICS: [Metric; 3] = [
         title: "requests per second (higher is better)",
         axis: "req/s",
         value: |row| (row.load.is_some()).then(|| row.requests_per_sec()),
+        range: |row| (row.runs > 1).then_some(row.requests_per_sec_range),
         label: |v| {
             if v >= 1000.0 {
                 format!("{:.1}k", v / 1000.0)
@@ -51,6 +54,7 @@ const METRICS: [Metric; 3] = [
         title: "p99 latency (lower is better, log scale)",
         axis: "p99 latency, ms",
         value: Row::p99_ms,
+        range: |row| row.p99_ms_range.filter(|_| row.runs > 1),
         label: |v| {
             if v >= 100.0 {
                 format!("{v:.0}")
@@ -65,6 +69,7 @@ const METRICS: [Metric; 3] = [
         title: "server memory per connection, PSS (lower is better)",
         axis: "KiB per connection",
         value: Row::memory_per_connection_kib,
+        range: |_| None,
         label: |v| format!("{v:.1}"),
         log_scale: false,
     },
@@ -133,10 +138,14 @@ fn draw(
                 .position(|c| *c == row.connections)
                 .unwrap_or(0),
             value: (metric.value)(row).filter(|v| v.is_finite()),
+            range: (metric.range)(row),
             outcome: row.outcome,
         })
         .collect();
-    let highest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
+    let highest = bars
+        .iter()
+        .filter_map(|b| b.range.map(|r| r.1).or(b.value))
+        .fold(0.0, f64::max);
     let title = format!(
         "{} {}: {} ({}{})",
         results.handler,
@@ -178,6 +187,7 @@ struct Bar {
     slot: usize,
     group: usize,
     value: Option<f64>,
+    range: Option<(f64, f64)>,
     outcome: Outcome,
 }
 
@@ -213,6 +223,7 @@ impl Chart<'_> {
             .x_labels(0)
             .x_label_formatter(&|_| String::new())
             .y_desc(self.axis)
+            .y_label_formatter(&|v: &f64| (self.label)(*v))
             .draw()?;
         let groups = self.counts.len().max(1) as f64;
         // Each strategy's slot holds one bar per count and a gap of one.
@@ -251,6 +262,22 @@ impl Chart<'_> {
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
+        // Whiskers: the spread of repeated runs around the median bar.
+        for bar in self.bars {
+            let Some((low, high)) = bar.range else {
+                continue;
+            };
+            let (left, right) = span(bar);
+            let (middle, cap) = ((left + right) / 2.0, (right - left) / 6.0);
+            let low = low.max(base);
+            for line in [
+                vec![(middle, low), (middle, high)],
+                vec![(middle - cap, low), (middle + cap, low)],
+                vec![(middle - cap, high), (middle + cap, high)],
+            ] {
+                chart.draw_series(std::iter::once(PathElement::new(line, BLACK)))?;
+            }
+        }
         let small = ("sans-serif", 11)
             .into_font()
             .color(&BLACK)
@@ -264,6 +291,8 @@ impl Chart<'_> {
                 (Outcome::Ok, Some(value)) => ((self.label)(value), value),
                 (_, None) => ("n/a".to_string(), base),
             };
+            // Above the whisker, where there is one.
+            let at = bar.range.map_or(at, |r| r.1.max(at));
             let (x, y) = chart.backend_coord(&(middle, at));
             root.draw(&Text::new(text, (x, y - 2), small.clone()))?;
         }
@@ -278,7 +307,7 @@ impl Chart<'_> {
         if self.bars.iter().any(|b| b.outcome == Outcome::Partial) {
             let note = ("sans-serif", 12).into_font().color(&BLACK);
             root.draw(&Text::new(
-                "pale bars, *: partial, the strategy did not hold the load (see report.md)",
+                "pale bars, *: partial, the strategy did not hold the load (see report.md); whiskers: lowest and highest of repeated runs",
                 (90, 36),
                 note,
             ))?;

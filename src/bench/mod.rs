@@ -120,6 +120,9 @@ pub struct BenchConfig {
     pub threads: Option<usize>,
     /// Server on one core, loader on another.
     pub pin: bool,
+    /// Runs of every pairing, in rounds over the whole matrix; each row is
+    /// the median run. On a noisy machine three rounds tame the outliers.
+    pub repeat: usize,
     /// Set from another thread (Ctrl-C) to stop after the current pairing's
     /// load, cleaning up its server.
     pub cancel: Arc<AtomicBool>,
@@ -141,6 +144,7 @@ impl BenchConfig {
             root: PathBuf::from("."),
             threads: None,
             pin: false,
+            repeat: 1,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -218,6 +222,8 @@ pub struct BenchResults {
     pub warmup_secs: f64,
     /// Whether server and loader were pinned to separate cores.
     pub pinned: bool,
+    /// Runs of every pairing (`--repeat`).
+    pub rounds: usize,
     /// Whether the run was cut short (Ctrl-C): the rows are those finished.
     pub cancelled: bool,
     /// One row per pairing, in the order run.
@@ -277,22 +283,35 @@ pub fn run(config: &BenchConfig, observer: &mut dyn Observer) -> Result<BenchRes
         duration_secs: config.duration.as_secs_f64(),
         warmup_secs: config.warmup.as_secs_f64(),
         pinned: config.pin,
+        rounds: config.repeat.max(1),
         cancelled: false,
         rows: Vec::new(),
     };
-    for (index, pairing) in pairings.iter().enumerate() {
-        if config.cancel.load(Ordering::Relaxed) {
-            break;
+    let repeat = config.repeat.max(1);
+    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); pairings.len()];
+    // Rounds over the whole matrix rather than back-to-back repeats, so a
+    // slow minute on the machine hurts one run of many strategies instead
+    // of every run of one.
+    'rounds: for round in 0..repeat {
+        for (index, pairing) in pairings.iter().enumerate() {
+            if config.cancel.load(Ordering::Relaxed) {
+                break 'rounds;
+            }
+            observer.pairing_started(
+                pairing,
+                round * pairings.len() + index,
+                repeat * pairings.len(),
+            );
+            let row = pairing::run(config, pairing, observer).map_err(BenchError::Io)?;
+            if config.cancel.load(Ordering::Relaxed) {
+                // A load cut short measures nothing worth a row.
+                break 'rounds;
+            }
+            observer.pairing_finished(&row);
+            runs[index].push(row);
         }
-        observer.pairing_started(pairing, index, pairings.len());
-        let row = pairing::run(config, pairing, observer).map_err(BenchError::Io)?;
-        if config.cancel.load(Ordering::Relaxed) {
-            // A load cut short measures nothing worth a row.
-            break;
-        }
-        observer.pairing_finished(&row);
-        results.rows.push(row);
     }
+    results.rows = runs.into_iter().filter_map(Row::median_of).collect();
     results.cancelled = config.cancel.load(Ordering::Relaxed);
     Ok(results)
 }

@@ -32,7 +32,8 @@ fn write(dir: &Path, name: &str, text: &str) -> io::Result<PathBuf> {
 const CSV_COLUMNS: &str = "scenario,strategy,handler,connections,outcome,requests_per_sec,\
 p50_ms,p90_ms,p99_ms,p999_ms,max_ms,errors,connections_held,server_idle_pss_kib,\
 server_peak_pss_kib,memory_per_connection_kib,server_cpu_cores,server_cpu_us_per_request,\
-loader_cpu_us_per_request,peak_threads,peak_processes,peak_fds,note";
+loader_cpu_us_per_request,peak_threads,peak_processes,peak_fds,runs,requests_per_sec_min,\
+requests_per_sec_max,p99_ms_min,p99_ms_max,note";
 
 fn csv(results: &BenchResults) -> String {
     let mut out = String::from(CSV_COLUMNS);
@@ -83,6 +84,11 @@ fn csv(results: &BenchResults) -> String {
             ]),
             None => fields.extend(std::iter::repeat_n(String::new(), 3)),
         }
+        fields.push(row.runs.to_string());
+        fields.push(format!("{:.1}", row.requests_per_sec_range.0));
+        fields.push(format!("{:.1}", row.requests_per_sec_range.1));
+        fields.push(optional(row.p99_ms_range.map(|r| r.0), 3));
+        fields.push(optional(row.p99_ms_range.map(|r| r.1), 3));
         fields.push(row.note.clone());
         let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&quoted.join(","));
@@ -116,6 +122,15 @@ fn report(results: &BenchResults) -> String {
             "unpinned (the scheduler shares the cores)"
         }
     );
+    if results.rounds > 1 {
+        let _ = writeln!(
+            md,
+            "- Every pairing ran {} times, in rounds over the whole matrix; each row is the \
+             median run (by req/s; by p99 for c10k), with the lowest and highest of all runs \
+             in brackets",
+            results.rounds
+        );
+    }
     if results.cancelled {
         let _ = writeln!(
             md,
@@ -152,11 +167,25 @@ fn report(results: &BenchResults) -> String {
 fn table_row(row: &Row) -> String {
     let dash = || "–".to_string();
     let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
+    let spread = |text: String, range: (f64, f64), digits: usize| {
+        if row.runs > 1 {
+            format!("{text} ({:.digits$}–{:.digits$})", range.0, range.1)
+        } else {
+            text
+        }
+    };
     let (rps, p50, p99, p999, errors, loader) = match &row.load {
         Some(l) => (
-            format!("{:.0}", l.requests_per_sec),
+            spread(
+                format!("{:.0}", l.requests_per_sec),
+                row.requests_per_sec_range,
+                0,
+            ),
             ms(l.latency.p50_us),
-            ms(l.latency.p99_us),
+            match row.p99_ms_range {
+                Some(range) => spread(ms(l.latency.p99_us), range, 2),
+                None => ms(l.latency.p99_us),
+            },
             ms(l.latency.p999_us),
             l.errors.total().to_string(),
             // Cores the loader kept busy, of the threads it had.
@@ -211,6 +240,7 @@ mod tests {
             duration_secs: 1.0,
             warmup_secs: 1.0,
             pinned: false,
+            rounds: 1,
             cancelled: false,
             rows: vec![row],
         };

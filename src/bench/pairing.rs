@@ -177,9 +177,15 @@ fn measure(
         connections: pairing.connections,
         outcome,
         note,
+        requests_per_sec_range: (report.requests_per_sec, report.requests_per_sec),
+        p99_ms_range: (report.requests > 0).then(|| {
+            let p99 = report.latency.p99_us as f64 / 1000.0;
+            (p99, p99)
+        }),
         load: Some(report),
         server: Some(usage),
         server_pid: Some(pid),
+        runs: 1,
     }
 }
 

@@ -76,6 +76,13 @@ pub struct Row {
     pub server: Option<ServerUsage>,
     /// The server's process id (gone by the time the row is written).
     pub server_pid: Option<u32>,
+    /// How often the pairing was run (`--repeat`); the row is the median
+    /// run (by req/s; by p99 latency for c10k).
+    pub runs: usize,
+    /// The lowest and highest req/s over the runs.
+    pub requests_per_sec_range: (f64, f64),
+    /// The lowest and highest p99 latency over the runs, in milliseconds.
+    pub p99_ms_range: Option<(f64, f64)>,
 }
 
 impl Row {
@@ -97,7 +104,37 @@ impl Row {
             load: None,
             server: None,
             server_pid: None,
+            runs: 1,
+            requests_per_sec_range: (0.0, 0.0),
+            p99_ms_range: None,
         }
+    }
+
+    /// The median of several runs of one pairing, with the spread of all.
+    pub fn median_of(mut runs: Vec<Row>) -> Option<Row> {
+        let scenario = runs.first()?.scenario;
+        // Worst first, so an even count picks the worse of the middle two.
+        let key = |row: &Row| match scenario {
+            Scenario::C10k => -row.p99_ms().unwrap_or(f64::INFINITY),
+            Scenario::Throughput | Scenario::Churn => row.requests_per_sec(),
+        };
+        runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        let count = runs.len();
+        let rates = runs.iter().map(Row::requests_per_sec);
+        let rate_range = rates.fold((f64::INFINITY, 0.0f64), |(low, high), r| {
+            (low.min(r), high.max(r))
+        });
+        let p99s: Vec<f64> = runs.iter().filter_map(Row::p99_ms).collect();
+        let p99_range = (!p99s.is_empty()).then(|| {
+            p99s.iter().fold((f64::INFINITY, 0.0f64), |(low, high), p| {
+                (low.min(*p), high.max(*p))
+            })
+        });
+        let mut median = runs.swap_remove((count - 1) / 2);
+        median.runs = count;
+        median.requests_per_sec_range = rate_range;
+        median.p99_ms_range = p99_range;
+        Some(median)
     }
 
     /// Completed requests per second (0 without a load).
@@ -114,5 +151,63 @@ impl Row {
     /// Server memory per connection in KiB, if measured.
     pub fn memory_per_connection_kib(&self) -> Option<f64> {
         self.server.as_ref()?.memory_per_connection_kib
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{ErrorCounts, LatencySummary, Mode};
+
+    fn run(rate: f64, p99_us: u64) -> Row {
+        let mut row = Row::failed("epoll", "echo", Scenario::Throughput, 10, String::new());
+        row.outcome = Outcome::Ok;
+        row.load = Some(LoadReport {
+            workload: "echo".into(),
+            mode: Mode::Persistent,
+            connections: 10,
+            connections_peak: 10,
+            connections_held: 10,
+            requests_sent: 1,
+            requests: 1,
+            duration_secs: 1.0,
+            requests_per_sec: rate,
+            target_rate: None,
+            latency: LatencySummary {
+                p99_us,
+                ..LatencySummary::default()
+            },
+            errors: ErrorCounts::default(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            loader_cpu_us_per_request: 1.0,
+            threads: 1,
+        });
+        row
+    }
+
+    #[test]
+    fn the_median_run_is_chosen_by_rate_with_the_spread_of_all() {
+        let median =
+            Row::median_of(vec![run(300.0, 1000), run(100.0, 9000), run(200.0, 5000)]).unwrap();
+        assert_eq!(median.requests_per_sec(), 200.0);
+        assert_eq!(median.runs, 3);
+        assert_eq!(median.requests_per_sec_range, (100.0, 300.0));
+        assert_eq!(median.p99_ms_range, Some((1.0, 9.0)));
+    }
+
+    #[test]
+    fn c10k_takes_the_median_by_p99_and_an_even_count_the_worse_middle() {
+        let mut runs = vec![
+            run(100.0, 1000),
+            run(100.0, 4000),
+            run(100.0, 2000),
+            run(100.0, 3000),
+        ];
+        for row in &mut runs {
+            row.scenario = Scenario::C10k;
+        }
+        let median = Row::median_of(runs).unwrap();
+        assert_eq!(median.p99_ms(), Some(3.0));
     }
 }

@@ -63,8 +63,10 @@ fn read_stat(pid: u32) -> Option<Stat> {
 /// `root` and every process descending from it, with their stats.
 fn tree(root: u32) -> io::Result<Vec<(u32, Stat)>> {
     let mut by_pid = HashMap::new();
-    for entry in fs::read_dir("/proc")? {
-        let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) else {
+    // Processes come and go while /proc is listed: an entry that vanished
+    // is skipped, not an error.
+    for entry in fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
         };
         if let Some(stat) = read_stat(pid) {
@@ -151,7 +153,8 @@ impl Sampler {
                 let count_fds = began < quiet.0 || began >= quiet.1;
                 match sample_tree(root, count_fds) {
                     Ok(sample) => samples.push((Instant::now(), sample)),
-                    Err(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) => log::debug!("sampling process {root}: {e}"),
                 }
                 let took = began.elapsed();
                 let pause = MIN_INTERVAL.max(took * 4);

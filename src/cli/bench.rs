@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Pin the server to core 0 and the load generator to core 1.
     #[arg(long)]
     pin: bool,
+    /// Run the whole matrix this many times; each row is the median run,
+    /// with the spread of all runs in the report.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeat: u64,
     /// Bytes per echo request.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
     size: u64,
@@ -176,6 +180,7 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, String> {
     config.root = args.root.clone();
     config.threads = args.threads.map(|n| n as usize);
     config.pin = args.pin;
+    config.repeat = args.repeat as usize;
     config.cancel = Arc::new(AtomicBool::new(false));
     Ok(config)
 }
