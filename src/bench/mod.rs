@@ -34,7 +34,7 @@ pub use limits::SystemLimits;
 pub use machine::Machine;
 pub use output::write_results;
 pub use row::{Outcome, Row, ServerUsage};
-pub use sample::{TreeSample, sample_tree};
+pub use sample::{Detail, TreeSample, sample_tree};
 
 use crate::handlers::HandlerKind;
 use crate::load::Progress;

@@ -118,7 +118,7 @@ fn measure(
     let strategy = pairing.strategy.name();
     let handler = config.handler.name();
     let pid = server.pid();
-    let idle = sample::sample_tree(pid, true).unwrap_or_default();
+    let idle = sample::sample_tree(pid, sample::Detail::Everything).unwrap_or_default();
     let load_config = load_config(config, pairing, server.addr);
     let load_start = Instant::now();
     let measure_from = load_start + config.warmup;

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The shortest pause between two samples; a sample of a large process tree
-/// (10,000 forked children) takes longer, and then the pause grows with it so
-/// sampling never takes more than a fifth of one core.
-const MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// How often CPU time is sampled.
+pub const INTERVAL: Duration = Duration::from_millis(250);
+/// The shortest pause between two memory samples.
+const MEMORY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One reading of a process tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -60,6 +60,13 @@ fn read_stat(pid: u32) -> Option<Stat> {
     })
 }
 
+/// The CPU time of a process's main thread, from `/proc/PID/schedstat`.
+fn single_thread_runtime(pid: u32) -> Option<Duration> {
+    let text = fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
 /// `root` and every process descending from it, with their stats.
 fn tree(root: u32) -> io::Result<Vec<(u32, Stat)>> {
     let mut by_pid = HashMap::new();
@@ -95,12 +102,24 @@ fn kib_field(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// How much of a process tree to read: the CPU, thread and process counts
+/// come from `/proc/PID/stat` and are cheap; the rest costs more the larger
+/// the tree and the more descriptors it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// CPU, threads and processes.
+    Cpu,
+    /// And memory (`smaps_rollup`, which walks each process's page tables).
+    Memory,
+    /// And open descriptors: listing those of a server holding 10,000
+    /// connections costs about 20 ms of CPU, which on a 2-core machine shows
+    /// in the latency of the server being measured.
+    Everything,
+}
+
 /// Reads the process tree rooted at `root`; an error if `root` is gone.
-/// Open descriptors are counted only if `count_fds`: listing the
-/// descriptors of a server holding 10,000 connections costs about 20 ms of
-/// CPU, which on a 2-core machine shows in the latency of the server being
-/// measured.
-pub fn sample_tree(root: u32, count_fds: bool) -> io::Result<TreeSample> {
+/// What `detail` leaves out reads as 0.
+pub fn sample_tree(root: u32, detail: Detail) -> io::Result<TreeSample> {
     let members = tree(root)?;
     if members.is_empty() {
         return Err(io::Error::new(
@@ -111,26 +130,37 @@ pub fn sample_tree(root: u32, count_fds: bool) -> io::Result<TreeSample> {
     let hz = rustix::param::clock_ticks_per_second().max(1);
     let mut sample = TreeSample::default();
     let mut ticks = 0;
+    let mut exact = Duration::ZERO;
     for (pid, stat) in &members {
-        ticks += stat.cpu_ticks;
+        // /proc/PID/stat counts CPU in whole ticks (10 ms), rounded down per
+        // process: a thousand forked children each using 5 ms would read as
+        // nothing. A single-threaded process's scheduler statistics hold
+        // its run time in nanoseconds.
+        match (stat.threads, single_thread_runtime(*pid)) {
+            (1, Some(runtime)) => exact += runtime,
+            _ => ticks += stat.cpu_ticks,
+        }
         if *pid == root {
             // Children the root already reaped no longer show in /proc.
             ticks += stat.reaped_children_ticks;
         }
         sample.threads += stat.threads;
         sample.processes += 1;
+        if detail == Detail::Cpu {
+            continue;
+        }
         if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
             sample.pss_kib += kib_field(&rollup, "Pss:");
             sample.rss_kib += kib_field(&rollup, "Rss:");
         }
-        if !count_fds {
+        if detail != Detail::Everything {
             continue;
         }
         if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
             sample.fds += fds.count() as u64;
         }
     }
-    sample.cpu = Duration::from_micros(ticks * 1_000_000 / hz);
+    sample.cpu = exact + Duration::from_micros(ticks * 1_000_000 / hz);
     Ok(sample)
 }
 
@@ -141,25 +171,37 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling `root`. Within `quiet` (the measured period) the
-    /// costly descriptor count is skipped; it is taken around it instead.
+    /// Starts sampling `root`: CPU every [`INTERVAL`], memory as often as
+    /// its cost allows, and open descriptors only outside `quiet` (the
+    /// measured period).
     pub fn start(root: u32, quiet: (Instant, Instant)) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::spawn(move || {
             let mut samples = Vec::new();
+            let mut next_memory = Instant::now();
             while !flag.load(Ordering::Relaxed) {
                 let began = Instant::now();
-                let count_fds = began < quiet.0 || began >= quiet.1;
-                match sample_tree(root, count_fds) {
+                let detail = if began < next_memory {
+                    Detail::Cpu
+                } else if began < quiet.0 || began >= quiet.1 {
+                    Detail::Everything
+                } else {
+                    Detail::Memory
+                };
+                match sample_tree(root, detail) {
                     Ok(sample) => samples.push((Instant::now(), sample)),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => break,
                     Err(e) => log::debug!("sampling process {root}: {e}"),
                 }
                 let took = began.elapsed();
-                let pause = MIN_INTERVAL.max(took * 4);
+                if detail != Detail::Cpu {
+                    // A costly sample (a tree of 10,000 forked children)
+                    // waits long enough to use at most a fifth of a core.
+                    next_memory = Instant::now() + MEMORY_INTERVAL.max(took * 4);
+                }
                 // Sleep in short steps so stopping is prompt.
-                let wake = Instant::now() + pause;
+                let wake = began + INTERVAL.max(took * 4);
                 while !flag.load(Ordering::Relaxed) && Instant::now() < wake {
                     thread::sleep(Duration::from_millis(20));
                 }
@@ -222,12 +264,12 @@ mod tests {
 
     #[test]
     fn the_tree_counts_this_process_and_its_children() {
-        let alone = sample_tree(std::process::id(), true).unwrap();
+        let alone = sample_tree(std::process::id(), Detail::Everything).unwrap();
         assert!(alone.processes >= 1);
         assert!(alone.threads >= 1);
         assert!(alone.pss_kib > 0 && alone.rss_kib >= alone.pss_kib);
         assert!(alone.fds >= 3);
-        let without_fds = sample_tree(std::process::id(), false).unwrap();
+        let without_fds = sample_tree(std::process::id(), Detail::Memory).unwrap();
         assert_eq!(without_fds.fds, 0);
         let mut children: Vec<_> = (0..3)
             .map(|_| {
@@ -237,7 +279,7 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let with_children = sample_tree(std::process::id(), false).unwrap();
+        let with_children = sample_tree(std::process::id(), Detail::Cpu).unwrap();
         for child in &mut children {
             child.kill().unwrap();
             child.wait().unwrap();
