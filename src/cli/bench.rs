@@ -91,11 +91,6 @@ fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     Ok(StrategyList(picked))
 }
 
-fn seconds(name: &str, value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| format!("--{name} {value}: expected a number of seconds"))
-}
-
 /// Runs the matrix, draws progress, writes the results. Exit codes: 0 done,
 /// 2 a bad argument or a limit the run cannot hold, 130 cancelled (Ctrl-C).
 pub fn run(args: BenchArgs) -> ExitCode {
@@ -170,8 +165,8 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, String> {
         .connections
         .as_ref()
         .map(|counts| counts.iter().map(|&n| n as usize).collect());
-    config.duration = seconds("duration", args.duration)?;
-    config.warmup = seconds("warmup", args.warmup)?;
+    config.duration = super::load::seconds("duration", args.duration)?;
+    config.warmup = super::load::seconds("warmup", args.warmup)?;
     if config.duration.is_zero() {
         return Err("--duration must be more than 0".into());
     }

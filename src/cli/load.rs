@@ -62,7 +62,8 @@ pub struct LoadArgs {
     json: bool,
 }
 
-fn seconds(name: &str, value: f64) -> Result<Duration, String> {
+/// Parses a `--NAME SECS` value, naming the flag when it is not a duration.
+pub(super) fn seconds(name: &str, value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("--{name} {value}: expected a number of seconds"))
 }
